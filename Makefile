@@ -1,0 +1,44 @@
+# The one command surface for people and CI. `make help` lists the targets.
+PYTHON ?= python3
+PIP := $(PYTHON) -m pip
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help install demo test-deps test test-rust test-python bench bench-table lint format clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+install: ## Build (release) and install fraudcore
+	$(PIP) install .
+
+demo: install ## Install and score the bundled example calls
+	fraudcore demo
+
+test-deps: ## Install fraudcore with its test dependencies
+	$(PIP) install ".[test]"
+
+test: test-deps test-rust test-python ## Install test dependencies and run every test
+
+test-rust: ## cargo tests, doc tests, and each criterion bench once
+	cargo test
+	cargo bench --bench core -- --test
+
+test-python: ## pytest: tests and benches (each benchmark runs once)
+	$(PYTHON) -m pytest
+
+bench: ## Time the benchmarks (Python and Rust) and print the README table
+	$(PYTHON) -m pytest benches --benchmark-enable --benchmark-only --benchmark-json=target/bench.json -p no:randomly
+	cargo bench --bench core -- --noplot
+	$(PYTHON) benches/table.py target/bench.json
+
+lint: ## rustfmt, clippy (warnings are errors), ruff
+	cargo fmt --check
+	cargo clippy --all-targets --features python -- -D warnings
+	$(PYTHON) -m ruff check python tests benches
+
+format: ## Format Rust and Python sources
+	cargo fmt
+	$(PYTHON) -m ruff format python tests benches
+
+clean: ## Remove build output
+	cargo clean

@@ -1,0 +1,164 @@
+//! The compact number: an E.164 number held as one `u64`.
+//!
+//! Country codes never start with `0`, so the digits `CC‖NSN` read as an integer keep every
+//! leading zero of the national significant number (Italy's `+39 06…`) and convert back
+//! uniquely. Up to [`MAX_DIGITS`] digits fit.
+
+use std::fmt;
+
+/// Most digits (country code plus national significant number) a [`Number`] can hold.
+///
+/// E.164 allows 15; phonenumbers' metadata allows national numbers of up to 17 digits,
+/// so 19 leaves room for every number the numbering plan can call valid.
+pub const MAX_DIGITS: usize = 19;
+
+/// An E.164 number as an integer, with its country-code length.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Number {
+    value: u64,
+    len: u8,
+    cc_len: u8,
+}
+
+impl Number {
+    /// Builds a number from its country code and national significant number digits
+    /// (ASCII `0`-`9`). Returns `None` if it would exceed [`MAX_DIGITS`] or a byte is no digit.
+    pub fn from_parts(country_code: u16, nsn: &[u8]) -> Option<Number> {
+        let cc_len = digit_count(u64::from(country_code));
+        let len = cc_len + nsn.len();
+        if country_code == 0 || len > MAX_DIGITS {
+            return None;
+        }
+        let mut value = u64::from(country_code);
+        for &b in nsn {
+            if !b.is_ascii_digit() {
+                return None;
+            }
+            value = value * 10 + u64::from(b - b'0');
+        }
+        Some(Number { value, len: len as u8, cc_len: cc_len as u8 })
+    }
+
+    /// Parses `+CCNSN` or `CCNSN` where the country code length is already known.
+    pub fn from_digits(digits: &[u8], cc_len: usize) -> Option<Number> {
+        if cc_len == 0 || cc_len > 3 || digits.len() < cc_len {
+            return None;
+        }
+        let cc = digits[..cc_len].iter().try_fold(0u16, |acc, &b| {
+            b.is_ascii_digit().then(|| acc * 10 + u16::from(b - b'0'))
+        })?;
+        if digits[0] == b'0' {
+            return None;
+        }
+        Number::from_parts(cc, &digits[cc_len..])
+    }
+
+    /// The digits as one integer (`77011234567` for `+77011234567`).
+    pub fn value(self) -> u64 {
+        self.value
+    }
+
+    /// Total number of digits.
+    pub fn len(self) -> usize {
+        usize::from(self.len)
+    }
+
+    /// Always false: a number has at least a country code. Present for clippy's sake.
+    pub fn is_empty(self) -> bool {
+        self.len == 0
+    }
+
+    /// The country calling code.
+    pub fn country_code(self) -> u16 {
+        let nsn_len = u32::from(self.len - self.cc_len);
+        (self.value / 10u64.pow(nsn_len)) as u16
+    }
+
+    /// Writes the digits (country code first) into `buf` and returns them.
+    pub fn digits(self, buf: &mut [u8; MAX_DIGITS]) -> &[u8] {
+        let n = self.len();
+        let mut v = self.value;
+        for slot in buf[..n].iter_mut().rev() {
+            *slot = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        &buf[..n]
+    }
+
+    /// Length of the country code in digits.
+    pub fn country_code_len(self) -> usize {
+        usize::from(self.cc_len)
+    }
+
+    /// The national significant number, written into `buf`.
+    pub fn national<'a>(self, buf: &'a mut [u8; MAX_DIGITS]) -> &'a [u8] {
+        let cc_len = self.country_code_len();
+        let n = self.len();
+        self.digits(buf);
+        &buf[cc_len..n]
+    }
+
+    /// The E.164 string, `+` and digits.
+    pub fn to_e164(self) -> String {
+        let mut buf = [0u8; MAX_DIGITS];
+        let mut s = String::with_capacity(self.len() + 1);
+        s.push('+');
+        for &b in self.digits(&mut buf) {
+            s.push(char::from(b));
+        }
+        s
+    }
+}
+
+impl fmt::Display for Number {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_e164())
+    }
+}
+
+impl fmt::Debug for Number {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Number({self})")
+    }
+}
+
+fn digit_count(mut v: u64) -> usize {
+    let mut n = 1;
+    while v >= 10 {
+        v /= 10;
+        n += 1;
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_leading_zeros_of_the_national_number() {
+        let n = Number::from_parts(39, b"0612345678").unwrap();
+        assert_eq!(n.to_e164(), "+390612345678");
+        assert_eq!(n.country_code(), 39);
+        let mut buf = [0; MAX_DIGITS];
+        assert_eq!(n.national(&mut buf), b"0612345678");
+    }
+
+    #[test]
+    fn rejects_too_many_digits() {
+        assert!(Number::from_parts(7, b"123456789012345678").is_some());
+        assert!(Number::from_parts(7, b"1234567890123456789").is_none());
+        assert!(Number::from_parts(0, b"1").is_none());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn round_trips(cc in 1u16..1000, nsn in "[0-9]{0,16}") {
+            let n = Number::from_parts(cc, nsn.as_bytes()).unwrap();
+            proptest::prop_assert_eq!(n.to_e164(), format!("+{cc}{nsn}"));
+            proptest::prop_assert_eq!(n.country_code(), cc);
+            let mut buf = [0; MAX_DIGITS];
+            proptest::prop_assert_eq!(n.national(&mut buf), nsn.as_bytes());
+        }
+    }
+}

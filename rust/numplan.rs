@@ -1,0 +1,630 @@
+//! The compiled numbering plan: which territory, type, carrier and area a number belongs to.
+//!
+//! Built from a [`PlanSource`] (phonenumbers' metadata). Per country calling code, every
+//! pattern of every territory sharing that code is compiled into one anchored, multi-pattern
+//! DFA over the national significant number; one pass yields the set of patterns that match,
+//! and phonenumbers' own decision order (territory by leading digits or validity, then type by
+//! priority) is applied to that set. Carrier and area names live in a [`PrefixTrie`] keyed by
+//! E.164 digits.
+
+use crate::metadata::{DescSource, PlanSource, TerritorySource};
+use crate::number::{Number, MAX_DIGITS};
+use crate::numtype::{NumberType, Region};
+use crate::trie::{PrefixTrie, TrieBuilder};
+use crate::{Error, Result};
+use regex_automata::dfa::{dense, Automaton, StartKind};
+use regex_automata::{Anchored, Input, MatchKind};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+/// Magic and format version of a compiled plan file (see [`crate::persist`]).
+const PLAN_MAGIC: &[u8; 8] = b"FCPLAN\0\0";
+const PLAN_VERSION: u32 = 1;
+
+/// Most patterns one country calling code may have (the NANP's +1 needs about 300).
+const MAX_PATTERNS: usize = 64 * 8;
+
+/// Pattern slots per territory, in phonenumbers' type-priority order.
+const TYPE_ORDER: [(&str, NumberType); 10] = [
+    ("premium_rate", NumberType::PremiumRate),
+    ("toll_free", NumberType::TollFree),
+    ("shared_cost", NumberType::SharedCost),
+    ("voip", NumberType::Voip),
+    ("personal_number", NumberType::PersonalNumber),
+    ("pager", NumberType::Pager),
+    ("uan", NumberType::Uan),
+    ("voicemail", NumberType::Voicemail),
+    ("fixed_line", NumberType::FixedLine),
+    ("mobile", NumberType::Mobile),
+];
+const FIXED: usize = 8;
+const MOBILE: usize = 9;
+
+/// A number description compiled to a DFA pattern id plus a length mask.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct Desc {
+    pattern: Option<u16>,
+    /// Bit `n` set: NSN length `n` allowed. `None`: no length constraint.
+    lengths: Option<u32>,
+}
+
+/// One territory within a country calling code.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Territory {
+    pub(crate) region: Region,
+    general: Desc,
+    types: [Desc; 10],
+    leading: Option<u16>,
+    same_mobile_and_fixed: bool,
+    /// Sorted possible lengths of the general description, and local-only lengths.
+    pub(crate) possible_lengths: Vec<u8>,
+    pub(crate) local_lengths: Vec<u8>,
+    pub(crate) international_prefix: Option<String>,
+    #[serde(with = "serde_regex")]
+    pub(crate) national_prefix_for_parsing: Option<regex::Regex>,
+    pub(crate) national_prefix_transform: Option<String>,
+}
+
+/// All territories of one country calling code and their shared automaton.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Country {
+    pub(crate) code: u16,
+    pub(crate) territories: Vec<Territory>,
+    #[serde(with = "serde_dfa")]
+    dfa: dense::DFA<Vec<u32>>,
+}
+
+/// Fixed-size set of pattern ids matched by one DFA pass.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct PatternSet([u64; MAX_PATTERNS / 64]);
+
+impl PatternSet {
+    fn insert(&mut self, id: usize) {
+        if let Some(word) = self.0.get_mut(id / 64) {
+            *word |= 1 << (id % 64);
+        }
+    }
+    fn contains(&self, id: u16) -> bool {
+        let id = usize::from(id);
+        self.0.get(id / 64).is_some_and(|w| w & (1 << (id % 64)) != 0)
+    }
+}
+
+/// Carrier and area name indices for one prefix (`u32::MAX` = none).
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) struct RangeNames {
+    carrier: u32,
+    location: u32,
+}
+
+const NONE: u32 = u32::MAX;
+
+/// What the numbering plan says about one number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Classification {
+    /// The number classified.
+    pub number: Number,
+    /// Territory, or `None` when no territory of the country code claims the number.
+    pub region: Option<Region>,
+    /// Matches a number type of its territory.
+    pub valid: bool,
+    /// The number type (`Unknown` when invalid).
+    pub number_type: NumberType,
+    /// Carrier name id (see [`NumberingPlan::name`]), for mobile and pager numbers.
+    pub carrier: Option<u32>,
+    /// Area name id, for valid numbers the geocoding table covers.
+    pub location: Option<u32>,
+    /// Overlay tag bits (see [`crate::overlay::Overlay`]).
+    pub tags: u64,
+}
+
+/// The compiled numbering plan of every country.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NumberingPlan {
+    source: String,
+    countries: Vec<Country>,
+    cc_index: Vec<u16>,
+    ranges: PrefixTrie<RangeNames>,
+    names: Vec<String>,
+    emergency: BTreeMap<String, String>,
+    prefix_count: usize,
+}
+
+impl NumberingPlan {
+    /// Compiles the plan. Fails on a pattern the automaton builder rejects.
+    pub fn compile(src: &PlanSource) -> Result<NumberingPlan> {
+        let by_key: HashMap<(u16, &str), &TerritorySource> =
+            src.territories.iter().map(|t| ((t.country_code, t.id.as_str()), t)).collect();
+        let mut countries = Vec::with_capacity(src.country_codes.len());
+        let mut cc_index = vec![u16::MAX; 1000];
+        for (code, ids) in &src.country_codes {
+            let territories: Vec<&TerritorySource> =
+                ids.iter().filter_map(|id| by_key.get(&(*code, id.as_str())).copied()).collect();
+            if territories.is_empty() || *code == 0 || *code >= 1000 {
+                continue;
+            }
+            cc_index[usize::from(*code)] = countries.len() as u16;
+            countries.push(compile_country(*code, &territories)?);
+        }
+        let mut names = Vec::new();
+        let mut name_ids: HashMap<&str, u32> = HashMap::new();
+        let pairs = src.carriers.iter().map(|p| (p, true)).chain(src.locations.iter().map(|p| (p, false)));
+        let mut merged: BTreeMap<&str, RangeNames> = BTreeMap::new();
+        for ((prefix, name), is_carrier) in pairs {
+            let id = *name_ids.entry(name.as_str()).or_insert_with(|| {
+                names.push(name.clone());
+                (names.len() - 1) as u32
+            });
+            let entry = merged.entry(prefix).or_insert(RangeNames { carrier: NONE, location: NONE });
+            if is_carrier {
+                entry.carrier = id;
+            } else {
+                entry.location = id;
+            }
+        }
+        let prefix_count = merged.len();
+        let mut builder = TrieBuilder::new();
+        for (prefix, names) in merged {
+            builder.insert(prefix.as_bytes(), names);
+        }
+        Ok(NumberingPlan {
+            source: src.source.clone(),
+            countries,
+            cc_index,
+            ranges: builder.build(),
+            names,
+            emergency: src.emergency.clone(),
+            prefix_count,
+        })
+    }
+
+    /// The compiled plan as bytes: header, then the tries, names and automata.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let payload = postcard::to_stdvec(self)
+            .map_err(|e| Error::invalid("numbering plan", format!("cannot serialise: {e}")))?;
+        Ok(crate::persist::encode(PLAN_MAGIC, PLAN_VERSION, &payload))
+    }
+
+    /// Loads a plan written by [`NumberingPlan::to_bytes`]; `name` appears in errors.
+    pub fn from_bytes(bytes: &[u8], name: &str) -> Result<NumberingPlan> {
+        let payload = crate::persist::decode(PLAN_MAGIC, PLAN_VERSION, bytes, name)?;
+        postcard::from_bytes(payload)
+            .map_err(|e| Error::corrupt(name, crate::persist::HEADER_LEN as u64, format!("bad plan payload: {e}")))
+    }
+
+    /// Saves the plan atomically (temporary file, fsync, rename).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        crate::persist::write_atomic(path, &self.to_bytes()?)
+    }
+
+    /// Loads a plan saved by [`NumberingPlan::save`].
+    pub fn load(path: &Path) -> Result<NumberingPlan> {
+        NumberingPlan::from_bytes(&crate::persist::read(path)?, &path.display().to_string())
+    }
+
+    /// Where the plan's data came from (`"phonenumbers 9.0.43"`).
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Country calling codes known to the plan.
+    pub fn country_codes(&self) -> impl Iterator<Item = u16> + '_ {
+        self.countries.iter().map(|c| c.code)
+    }
+
+    /// Length of the known country code at the start of `digits`, if any.
+    #[inline]
+    pub fn country_code_len(&self, digits: &[u8]) -> Option<usize> {
+        let mut code = 0usize;
+        for (i, &b) in digits.iter().take(3).enumerate() {
+            if !b.is_ascii_digit() || (i == 0 && b == b'0') {
+                return None;
+            }
+            code = code * 10 + usize::from(b - b'0');
+            if self.cc_index[code] != u16::MAX {
+                return Some(i + 1);
+            }
+        }
+        None
+    }
+
+    pub(crate) fn country(&self, code: u16) -> Option<&Country> {
+        let idx = *self.cc_index.get(usize::from(code))?;
+        self.countries.get(usize::from(idx))
+    }
+
+    /// The territory phonenumbers treats as main for a country code (first listed).
+    pub(crate) fn main_territory(&self, code: u16) -> Option<&Territory> {
+        self.country(code)?.territories.first()
+    }
+
+    /// The territory of a region code.
+    pub(crate) fn territory(&self, region: Region) -> Option<(&Country, &Territory)> {
+        self.countries.iter().find_map(|c| {
+            c.territories.iter().find(|t| t.region == region).map(|t| (c, t))
+        })
+    }
+
+    /// Emergency short-number pattern of a region, as phonenumbers' short-number data gives it.
+    pub fn emergency_pattern(&self, region: Region) -> Option<&str> {
+        self.emergency.get(region.as_str()).map(String::as_str)
+    }
+
+    /// A carrier or area name by id.
+    pub fn name(&self, id: u32) -> &str {
+        self.names.get(id as usize).map_or("", String::as_str)
+    }
+
+    /// Number of carrier/area prefixes and heap bytes of their trie.
+    pub fn range_stats(&self) -> (usize, usize, usize) {
+        (self.prefix_count, self.ranges.node_count(), self.ranges.heap_bytes())
+    }
+
+    /// Classifies an E.164 number (phonenumbers' `region_code_for_number`, `is_valid_number`,
+    /// `number_type`, carrier and geocoder prefix lookups, in one pass).
+    #[inline]
+    pub fn classify(&self, number: Number) -> Classification {
+        let mut out = Classification {
+            number,
+            region: None,
+            valid: false,
+            number_type: NumberType::Unknown,
+            carrier: None,
+            location: None,
+            tags: 0,
+        };
+        let Some(country) = self.country(number.country_code()) else { return out };
+        let mut buf = [0u8; MAX_DIGITS];
+        let nsn = number.national(&mut buf);
+        let set = country.run(nsn);
+        let len = nsn.len();
+        let chosen = if country.territories.len() == 1 {
+            country.territories.first()
+        } else {
+            country.territories.iter().find(|t| match t.leading {
+                Some(p) => set.contains(p),
+                None => t.leading_absent_and_typed(&set, len),
+            })
+        };
+        let Some(territory) = chosen else { return out };
+        out.region = Some(territory.region);
+        out.number_type = territory.number_type(&set, len);
+        out.valid = out.number_type != NumberType::Unknown;
+        if out.valid {
+            let carrier_ok = matches!(
+                out.number_type,
+                NumberType::Mobile | NumberType::FixedLineOrMobile | NumberType::Pager
+            );
+            let mut all = [0u8; MAX_DIGITS];
+            self.ranges.for_each_prefix(number.digits(&mut all), |_, names| {
+                if names.carrier != NONE && carrier_ok {
+                    out.carrier = Some(names.carrier);
+                }
+                if names.location != NONE {
+                    out.location = Some(names.location);
+                }
+            });
+        }
+        out
+    }
+
+    /// Whether `nsn` matches a territory's general pattern (no length check), as
+    /// phonenumbers' parser asks before stripping prefixes.
+    pub(crate) fn matches_general(&self, country: &Country, territory: &Territory, nsn: &[u8]) -> bool {
+        let set = country.run(nsn);
+        territory.general.pattern.is_some_and(|p| set.contains(p))
+    }
+}
+
+impl Country {
+    #[inline]
+    fn run(&self, nsn: &[u8]) -> PatternSet {
+        let mut set = PatternSet::default();
+        let input = Input::new(nsn).anchored(Anchored::Yes);
+        let Ok(mut sid) = self.dfa.start_state_forward(&input) else { return set };
+        for &b in nsn {
+            sid = self.dfa.next_state(sid, b);
+            if self.dfa.is_dead_state(sid) {
+                return set;
+            }
+        }
+        sid = self.dfa.next_eoi_state(sid);
+        if self.dfa.is_match_state(sid) {
+            for i in 0..self.dfa.match_len(sid) {
+                set.insert(self.dfa.match_pattern(sid, i).as_usize());
+            }
+        }
+        set
+    }
+}
+
+impl Territory {
+    fn desc_matches(&self, d: &Desc, set: &PatternSet, len: usize) -> bool {
+        d.lengths.is_none_or(|m| len < 32 && m & (1 << len) != 0)
+            && d.pattern.is_some_and(|p| set.contains(p))
+    }
+
+    fn leading_absent_and_typed(&self, set: &PatternSet, len: usize) -> bool {
+        self.number_type(set, len) != NumberType::Unknown
+    }
+
+    /// phonenumbers' `_number_type_helper` over a precomputed pattern set.
+    fn number_type(&self, set: &PatternSet, len: usize) -> NumberType {
+        if !self.desc_matches(&self.general, set, len) {
+            return NumberType::Unknown;
+        }
+        for (slot, (_, ty)) in TYPE_ORDER.iter().enumerate().take(FIXED) {
+            if self.desc_matches(&self.types[slot], set, len) {
+                return *ty;
+            }
+        }
+        let mobile = || self.desc_matches(&self.types[MOBILE], set, len);
+        if self.desc_matches(&self.types[FIXED], set, len) {
+            if self.same_mobile_and_fixed || mobile() {
+                return NumberType::FixedLineOrMobile;
+            }
+            return NumberType::FixedLine;
+        }
+        if !self.same_mobile_and_fixed && mobile() {
+            return NumberType::Mobile;
+        }
+        NumberType::Unknown
+    }
+
+    /// phonenumbers' `_test_number_length` against the general description.
+    pub(crate) fn length_check(&self, len: usize) -> LengthCheck {
+        let Some(&min) = self.possible_lengths.first() else { return LengthCheck::Invalid };
+        let max = *self.possible_lengths.last().unwrap_or(&min);
+        if self.local_lengths.iter().any(|&l| usize::from(l) == len) {
+            return LengthCheck::LocalOnly;
+        }
+        match len {
+            n if n == usize::from(min) => LengthCheck::Possible,
+            n if n < usize::from(min) => LengthCheck::TooShort,
+            n if n > usize::from(max) => LengthCheck::TooLong,
+            n if self.possible_lengths.iter().any(|&l| usize::from(l) == n) => LengthCheck::Possible,
+            _ => LengthCheck::Invalid,
+        }
+    }
+}
+
+/// Outcome of a length test (phonenumbers' `ValidationResult`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LengthCheck {
+    Possible,
+    LocalOnly,
+    TooShort,
+    TooLong,
+    Invalid,
+}
+
+fn length_mask(lengths: &[i32]) -> Option<u32> {
+    if lengths.is_empty() {
+        return None;
+    }
+    Some(lengths.iter().filter(|&&l| (0..32).contains(&l)).fold(0, |m, &l| m | 1 << l))
+}
+
+fn sorted_lengths(lengths: &[i32]) -> Vec<u8> {
+    let mut v: Vec<u8> = lengths.iter().filter_map(|&l| u8::try_from(l).ok()).collect();
+    v.sort_unstable();
+    v
+}
+
+fn compile_country(code: u16, sources: &[&TerritorySource]) -> Result<Country> {
+    let mut patterns: Vec<String> = Vec::new();
+    let mut add = |p: &Option<String>, prefix_only: bool| -> Option<u16> {
+        let p = p.as_deref().filter(|p| !p.is_empty())?;
+        patterns.push(if prefix_only { format!("(?:{p})[0-9]*$") } else { format!("(?:{p})$") });
+        Some((patterns.len() - 1) as u16)
+    };
+    let mut territories = Vec::with_capacity(sources.len());
+    for t in sources {
+        let region = Region::parse(&t.id)
+            .ok_or_else(|| Error::invalid("numbering plan", format!("bad territory id {:?}", t.id)))?;
+        let mut desc = |d: Option<&DescSource>| -> Desc {
+            d.map_or(Desc::default(), |d| Desc { pattern: add(&d.pattern, false), lengths: length_mask(&d.lengths) })
+        };
+        let general = desc(Some(&t.general));
+        let types = TYPE_ORDER.map(|(name, _)| desc(t.types.get(name)));
+        let leading = add(&t.leading_digits, true);
+        let npfp = match t.national_prefix_for_parsing.as_deref().filter(|p| !p.is_empty()) {
+            Some(p) => Some(regex::Regex::new(&format!("(?-u)^(?:{p})")).map_err(|e| {
+                Error::invalid("numbering plan", format!("{}: national prefix pattern: {e}", t.id))
+            })?),
+            None => None,
+        };
+        territories.push(Territory {
+            region,
+            general,
+            types,
+            leading,
+            same_mobile_and_fixed: t.same_mobile_and_fixed_line_pattern,
+            possible_lengths: sorted_lengths(&t.general.lengths),
+            local_lengths: sorted_lengths(&t.general.local_lengths),
+            international_prefix: t.international_prefix.clone().filter(|p| !p.is_empty()),
+            national_prefix_for_parsing: npfp,
+            national_prefix_transform: t
+                .national_prefix_transform_rule
+                .as_deref()
+                .filter(|r| !r.is_empty())
+                .map(python_replacement_to_rust),
+        });
+    }
+    if patterns.len() > MAX_PATTERNS {
+        return Err(Error::invalid("numbering plan", format!("+{code}: too many patterns")));
+    }
+    let dfa = dense::Builder::new()
+        .configure(
+            dense::Config::new()
+                .match_kind(MatchKind::All)
+                .start_kind(StartKind::Anchored)
+                .minimize(false),
+        )
+        .syntax(regex_automata::util::syntax::Config::new().unicode(false).utf8(false))
+        .build_many(&patterns)
+        .map_err(|e| Error::invalid("numbering plan", format!("+{code}: {e}")))?;
+    Ok(Country { code, territories, dfa })
+}
+
+/// Regexes persist as their pattern text and are recompiled on load.
+mod serde_regex {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(re: &Option<regex::Regex>, s: S) -> Result<S::Ok, S::Error> {
+        re.as_ref().map(regex::Regex::as_str).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<regex::Regex>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|p| regex::Regex::new(&p).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+/// DFAs persist in regex-automata's own little-endian format, validated on load.
+mod serde_dfa {
+    use regex_automata::dfa::dense::DFA;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(dfa: &DFA<Vec<u32>>, s: S) -> Result<S::Ok, S::Error> {
+        let (bytes, pad) = dfa.to_bytes_little_endian();
+        s.serialize_bytes(&bytes[pad..])
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DFA<Vec<u32>>, D::Error> {
+        let bytes: Vec<u8> = serde_bytes_vec(d)?;
+        // from_bytes needs 4-byte alignment: copy into a u32 buffer first.
+        let mut words = vec![0u32; bytes.len().div_ceil(4)];
+        bytemuck::cast_slice_mut::<u32, u8>(&mut words)[..bytes.len()].copy_from_slice(&bytes);
+        let aligned = &bytemuck::cast_slice::<u32, u8>(&words)[..bytes.len()];
+        let (dfa, _) = DFA::from_bytes(aligned).map_err(serde::de::Error::custom)?;
+        Ok(dfa.to_owned())
+    }
+
+    fn serde_bytes_vec<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        struct Bytes;
+        impl<'de> serde::de::Visitor<'de> for Bytes {
+            type Value = Vec<u8>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("DFA bytes")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+                Ok(v.to_vec())
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+                Ok(v)
+            }
+        }
+        d.deserialize_bytes(Bytes)
+    }
+}
+
+/// phonenumbers writes transform rules with `\1`; the regex crate wants `${1}`.
+fn python_replacement_to_rust(rule: &str) -> String {
+    let mut out = String::with_capacity(rule.len() + 4);
+    let mut chars = rule.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, chars.peek()) {
+            ('\\', Some(d)) if d.is_ascii_digit() => {
+                out.push_str(&format!("${{{d}}}"));
+                chars.next();
+            }
+            ('$', _) => out.push_str("$$"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A small real extract of phonenumbers 9.0 metadata: KZ, RU, US, CA and +800.
+    pub(crate) fn sample_source() -> PlanSource {
+        PlanSource::from_json(include_str!("testdata/plan_sample.json")).unwrap()
+    }
+
+    /// The sample plan, compiled once per test binary.
+    pub(crate) fn sample_plan() -> std::sync::Arc<NumberingPlan> {
+        static PLAN: std::sync::OnceLock<std::sync::Arc<NumberingPlan>> = std::sync::OnceLock::new();
+        PLAN.get_or_init(|| std::sync::Arc::new(NumberingPlan::compile(&sample_source()).unwrap())).clone()
+    }
+
+    fn classify(plan: &NumberingPlan, e164: &str) -> Classification {
+        let digits = &e164.as_bytes()[1..];
+        let cc_len = plan.country_code_len(digits).unwrap();
+        plan.classify(Number::from_digits(digits, cc_len).unwrap())
+    }
+
+    #[test]
+    fn separates_kazakhstan_from_russia() {
+        let plan = sample_plan();
+        let kz = classify(&plan, "+77011234567");
+        assert_eq!(kz.region.unwrap().as_str(), "KZ");
+        assert!(kz.valid);
+        assert_eq!(kz.number_type, NumberType::Mobile);
+        let ru = classify(&plan, "+79161234567");
+        assert_eq!(ru.region.unwrap().as_str(), "RU");
+        assert_eq!(ru.number_type, NumberType::Mobile);
+        let moscow = classify(&plan, "+74951234567");
+        assert_eq!(moscow.region.unwrap().as_str(), "RU");
+        assert_eq!(moscow.number_type, NumberType::FixedLine);
+    }
+
+    #[test]
+    fn separates_nanp_territories() {
+        let plan = sample_plan();
+        let us = classify(&plan, "+12015550123");
+        assert_eq!(us.region.unwrap().as_str(), "US");
+        assert_eq!(us.number_type, NumberType::FixedLineOrMobile);
+        let ca = classify(&plan, "+16135550123");
+        assert_eq!(ca.region.unwrap().as_str(), "CA");
+        let bad = classify(&plan, "+11235550123");
+        assert!(bad.region.is_none() && !bad.valid);
+    }
+
+    #[test]
+    fn non_geographic_and_toll_free() {
+        let plan = sample_plan();
+        let n = classify(&plan, "+80012345678");
+        assert_eq!(n.region.unwrap().as_str(), "001");
+        assert_eq!(n.number_type, NumberType::TollFree);
+        assert!(plan.country_code_len(b"999").is_none());
+    }
+
+    #[test]
+    fn carrier_and_location_from_prefix_tables() {
+        let plan = sample_plan();
+        let kz = classify(&plan, "+77011234567");
+        assert_eq!(plan.name(kz.carrier.unwrap()), "Kcell/Activ");
+        let almaty = classify(&plan, "+77272123456");
+        assert_eq!(almaty.number_type, NumberType::FixedLine);
+        assert!(almaty.carrier.is_none());
+        assert_eq!(plan.name(almaty.location.unwrap()), "Almaty");
+    }
+
+    #[test]
+    fn survives_a_save_and_load() {
+        let plan = sample_plan();
+        let bytes = plan.to_bytes().unwrap();
+        let loaded = NumberingPlan::from_bytes(&bytes, "t").unwrap();
+        for e164 in ["+77011234567", "+79161234567", "+12015550123", "+16135550123", "+80012345678", "+77272123456"] {
+            assert_eq!(classify(&plan, e164), classify(&loaded, e164), "{e164}");
+        }
+        assert_eq!(loaded.source(), plan.source());
+        let mut damaged = bytes.clone();
+        let last = damaged.len() - 1;
+        damaged[last] ^= 1;
+        assert!(NumberingPlan::from_bytes(&damaged, "t").is_err());
+        assert!(NumberingPlan::from_bytes(&bytes[..bytes.len() / 2], "t").is_err());
+    }
+
+    #[test]
+    fn replacement_rules_are_translated() {
+        assert_eq!(python_replacement_to_rust("246\\1"), "246${1}");
+        assert_eq!(python_replacement_to_rust("9\\1$"), "9${1}$$");
+    }
+}

@@ -1,0 +1,106 @@
+//! Persisted files: a fixed header (magic, format version, payload length, CRC-32) in front of
+//! a postcard payload. Readers check all four before decoding, so a truncated, corrupted or
+//! foreign file is an error, never a half-loaded structure.
+//!
+//! ```text
+//! offset  size  field
+//! 0       8     magic (e.g. b"FCPLAN\0\0")
+//! 8       4     format version, little endian
+//! 12      4     CRC-32 (IEEE) of the payload
+//! 16      8     payload length in bytes
+//! 24      n     payload
+//! ```
+
+use crate::{Error, Result};
+use std::io::Write;
+use std::path::Path;
+
+/// Header size in bytes.
+pub const HEADER_LEN: usize = 24;
+
+/// Wraps `payload` in a header.
+pub fn encode(magic: &[u8; 8], version: u32, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
+    out.extend_from_slice(magic);
+    out.extend_from_slice(&version.to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Checks the header and returns the payload. `name` appears in errors.
+pub fn decode<'a>(magic: &[u8; 8], version: u32, bytes: &'a [u8], name: &str) -> Result<&'a [u8]> {
+    let field = |range: std::ops::Range<usize>| -> Result<&'a [u8]> {
+        bytes.get(range.clone()).ok_or_else(|| {
+            Error::corrupt(name, bytes.len() as u64, format!("truncated header (need {HEADER_LEN} bytes)"))
+        })
+    };
+    if field(0..8)? != magic {
+        return Err(Error::corrupt(name, 0, format!("not a fraudcore {} file", String::from_utf8_lossy(magic).trim_end_matches('\0'))));
+    }
+    let le4 = |r| -> Result<u32> { Ok(u32::from_le_bytes(field(r)?.try_into().unwrap_or([0; 4]))) };
+    let found = le4(8..12)?;
+    if found != version {
+        return Err(Error::corrupt(name, 8, format!("format version {found}, this build reads {version}")));
+    }
+    let crc = le4(12..16)?;
+    let len = u64::from_le_bytes(field(16..24)?.try_into().unwrap_or([0; 8]));
+    let payload = &bytes[HEADER_LEN..];
+    if payload.len() as u64 != len {
+        return Err(Error::corrupt(name, bytes.len() as u64, format!("payload is {} bytes, header says {len}", payload.len())));
+    }
+    if crc32fast::hash(payload) != crc {
+        return Err(Error::corrupt(name, HEADER_LEN as u64, "checksum mismatch"));
+    }
+    Ok(payload)
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file beside it, fsync, rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let io = |source| Error::Io { path: path.to_owned(), source };
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        path.file_name().map_or("fraudcore".into(), |n| n.to_string_lossy()),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(io)
+}
+
+/// Reads a whole file.
+pub fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|source| Error::Io { path: path.to_owned(), source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAGIC: &[u8; 8] = b"FCTEST\0\0";
+
+    #[test]
+    fn round_trips_and_rejects_damage() {
+        let bytes = encode(MAGIC, 3, b"payload");
+        assert_eq!(decode(MAGIC, 3, &bytes, "t").unwrap(), b"payload");
+        for cut in 0..bytes.len() {
+            assert!(decode(MAGIC, 3, &bytes[..cut], "t").is_err(), "cut at {cut}");
+        }
+        for i in 0..bytes.len() {
+            let mut flipped = bytes.clone();
+            flipped[i] ^= 0x10;
+            assert!(decode(MAGIC, 3, &flipped, "t").is_err(), "flip at {i}");
+        }
+        assert!(decode(MAGIC, 4, &bytes, "t").unwrap_err().to_string().contains("version 3"));
+        assert!(decode(b"OTHER\0\0\0", 3, &bytes, "t").is_err());
+    }
+}
