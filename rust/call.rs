@@ -60,7 +60,10 @@ pub struct Call<'a> {
 impl Call<'static> {
     /// An empty call on `international` ingress; fill the fields with struct-update syntax.
     pub fn international() -> Call<'static> {
-        Call { ingress: Ingress::International, ..Call::national() }
+        Call {
+            ingress: Ingress::International,
+            ..Call::national()
+        }
     }
 
     /// An empty call on `national` ingress.

@@ -63,27 +63,46 @@ impl Engine {
     }
 
     /// Builds an engine with an operator range overlay.
-    pub fn with_overlay(plan: Arc<NumberingPlan>, config: EngineConfig, overlay: Overlay) -> Result<Engine> {
+    pub fn with_overlay(
+        plan: Arc<NumberingPlan>,
+        config: EngineConfig,
+        overlay: Overlay,
+    ) -> Result<Engine> {
         let dial = DialPlan::new(&plan, &config.home_region, &config.international_prefixes)?;
         let emergency = match plan.emergency_pattern(dial.region()) {
             Some(p) => Some(regex::Regex::new(&format!("(?-u)^(?:{p})$")).map_err(|e| {
-                Error::invalid("home_region", format!("emergency pattern of {}: {e}", dial.region()))
+                Error::invalid(
+                    "home_region",
+                    format!("emergency pattern of {}: {e}", dial.region()),
+                )
             })?),
             None => None,
         };
         for n in &config.emergency_numbers {
             if n.is_empty() || n.len() > 8 || !n.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(Error::invalid("emergency_numbers", format!("{n:?} is not a short number (1 to 8 digits)")));
+                return Err(Error::invalid(
+                    "emergency_numbers",
+                    format!("{n:?} is not a short number (1 to 8 digits)"),
+                ));
             }
         }
         let (f, b) = (config.flag_threshold, config.block_threshold);
         if !(0.0..=1.0).contains(&f) || !(0.0..=1.0).contains(&b) || f > b {
             return Err(Error::invalid(
                 "thresholds",
-                format!("need 0 <= flag_threshold <= block_threshold <= 1, got flag {f} and block {b}"),
+                format!(
+                    "need 0 <= flag_threshold <= block_threshold <= 1, got flag {f} and block {b}"
+                ),
             ));
         }
-        Ok(Engine { extra_emergency: config.emergency_numbers.clone(), plan, dial, overlay, emergency, config })
+        Ok(Engine {
+            extra_emergency: config.emergency_numbers.clone(),
+            plan,
+            dial,
+            overlay,
+            emergency,
+            config,
+        })
     }
 
     /// The configuration the engine was built with.
@@ -158,7 +177,10 @@ impl Engine {
         let d = &digits[..n];
         n > 0
             && (self.extra_emergency.iter().any(|e| e.as_bytes() == d)
-                || self.emergency.as_ref().is_some_and(|re| std::str::from_utf8(d).is_ok_and(|s| re.is_match(s))))
+                || self
+                    .emergency
+                    .as_ref()
+                    .is_some_and(|re| std::str::from_utf8(d).is_ok_and(|s| re.is_match(s))))
     }
 
     fn is_home(&self, c: &Classification) -> bool {
@@ -168,40 +190,70 @@ impl Engine {
     /// Scores one call. Never fails: every odd field becomes a reason.
     pub fn score(&self, call: &Call<'_>) -> Verdict {
         let caller = self.lookup(call.caller, call.ingress);
-        let callee = self.lookup(call.callee, match call.ingress {
-            // The dialled number was already translated to international format abroad, or is
-            // in home format: read it with the home rules either way.
-            Ingress::International => Ingress::National,
-            other => other,
-        });
-        let network_number = call.network_number.map(|raw| self.lookup(raw, call.ingress));
+        let callee = self.lookup(
+            call.callee,
+            match call.ingress {
+                // The dialled number was already translated to international format abroad, or is
+                // in home format: read it with the home rules either way.
+                Ingress::International => Ingress::National,
+                other => other,
+            },
+        );
+        let network_number = call
+            .network_number
+            .map(|raw| self.lookup(raw, call.ingress));
         let mut reasons: Vec<Reason> = Vec::new();
         let from_abroad = call.ingress == Ingress::International && call.roaming != Some(true);
         match &caller {
-            Err(Invalid::Withheld) => reasons.push(Reason { id: "cli_withheld", weight: 0.5, forces: None }),
-            Err(_) => reasons.push(Reason { id: "invalid_cli", weight: 1.0, forces: Some(Action::Block) }),
+            Err(Invalid::Withheld) => reasons.push(Reason {
+                id: "cli_withheld",
+                weight: 0.5,
+                forces: None,
+            }),
+            Err(_) => reasons.push(Reason {
+                id: "invalid_cli",
+                weight: 1.0,
+                forces: Some(Action::Block),
+            }),
             Ok(c) => {
                 if !c.valid {
-                    reasons.push(Reason { id: "unallocated_cli", weight: 1.0, forces: Some(Action::Block) });
+                    reasons.push(Reason {
+                        id: "unallocated_cli",
+                        weight: 1.0,
+                        forces: Some(Action::Block),
+                    });
                 }
                 if from_abroad && self.is_home(c) {
-                    reasons.push(Reason { id: "spoofed_home_cli", weight: 0.95, forces: Some(Action::Block) });
+                    reasons.push(Reason {
+                        id: "spoofed_home_cli",
+                        weight: 0.95,
+                        forces: Some(Action::Block),
+                    });
                 }
             }
         }
         if let Some(Ok(n)) = &network_number {
             if from_abroad && self.is_home(n) {
-                reasons.push(Reason { id: "spoofed_home_network_number", weight: 0.95, forces: Some(Action::Block) });
+                reasons.push(Reason {
+                    id: "spoofed_home_network_number",
+                    weight: 0.95,
+                    forces: Some(Action::Block),
+                });
             }
         }
         let emergency = self.is_emergency(call.callee);
         if emergency {
-            reasons.push(Reason { id: "emergency_callee", weight: 0.0, forces: None });
+            reasons.push(Reason {
+                id: "emergency_callee",
+                weight: 0.0,
+                forces: None,
+            });
         }
-        reasons.sort_by(|a, b| {
-            b.forces.cmp(&a.forces).then(b.weight.total_cmp(&a.weight))
-        });
-        let score = 1.0 - reasons.iter().fold(1.0, |keep, r| keep * (1.0 - r.weight.clamp(0.0, 1.0)));
+        reasons.sort_by(|a, b| b.forces.cmp(&a.forces).then(b.weight.total_cmp(&a.weight)));
+        let score = 1.0
+            - reasons
+                .iter()
+                .fold(1.0, |keep, r| keep * (1.0 - r.weight.clamp(0.0, 1.0)));
         let forced = reasons.iter().filter_map(|r| r.forces).max();
         let by_score = if score >= self.config.block_threshold {
             Action::Block
@@ -214,7 +266,14 @@ impl Engine {
         if emergency && action == Action::Block {
             action = Action::Flag;
         }
-        Verdict { action, score, reasons, caller, callee, network_number }
+        Verdict {
+            action,
+            score,
+            reasons,
+            caller,
+            callee,
+            network_number,
+        }
     }
 }
 
@@ -234,31 +293,60 @@ mod tests {
     #[test]
     fn home_cli_from_abroad_is_blocked_unless_roaming() {
         let e = engine();
-        let call = Call { caller: "+77011234567", callee: "87272123456", ..Call::international() };
+        let call = Call {
+            caller: "+77011234567",
+            callee: "87272123456",
+            ..Call::international()
+        };
         let v = e.score(&call);
         assert_eq!(v.action, Action::Block);
         assert_eq!(ids(&v), ["spoofed_home_cli"]);
-        let roaming = e.score(&Call { roaming: Some(true), ..call });
+        let roaming = e.score(&Call {
+            roaming: Some(true),
+            ..call
+        });
         assert_eq!(roaming.action, Action::Allow);
         assert!(roaming.reasons.is_empty() && roaming.score == 0.0);
-        let national = e.score(&Call { ingress: Ingress::National, ..call });
+        let national = e.score(&Call {
+            ingress: Ingress::National,
+            ..call
+        });
         assert_eq!(national.action, Action::Allow);
     }
 
     #[test]
     fn russian_numbers_from_abroad_are_not_home_numbers() {
-        let v = engine().score(&Call { caller: "+79161234567", callee: "87011234567", ..Call::international() });
+        let v = engine().score(&Call {
+            caller: "+79161234567",
+            callee: "87011234567",
+            ..Call::international()
+        });
         assert_eq!(v.action, Action::Allow, "{:?}", v.reasons);
     }
 
     #[test]
     fn invalid_and_unallocated_callers_are_blocked() {
         let e = engine();
-        let v = e.score(&Call { caller: "hello", callee: "87011234567", ..Call::national() });
+        let v = e.score(&Call {
+            caller: "hello",
+            callee: "87011234567",
+            ..Call::national()
+        });
         assert_eq!((v.action, ids(&v)), (Action::Block, vec!["invalid_cli"]));
-        let v = e.score(&Call { caller: "+76991234567", callee: "87011234567", ..Call::national() });
-        assert_eq!((v.action, ids(&v)), (Action::Block, vec!["unallocated_cli"]));
-        let v = e.score(&Call { caller: "anonymous", callee: "87011234567", ..Call::national() });
+        let v = e.score(&Call {
+            caller: "+76991234567",
+            callee: "87011234567",
+            ..Call::national()
+        });
+        assert_eq!(
+            (v.action, ids(&v)),
+            (Action::Block, vec!["unallocated_cli"])
+        );
+        let v = e.score(&Call {
+            caller: "anonymous",
+            callee: "87011234567",
+            ..Call::national()
+        });
         assert_eq!((v.action, ids(&v)), (Action::Flag, vec!["cli_withheld"]));
         assert!((v.score - 0.5).abs() < 1e-9);
     }
@@ -267,7 +355,11 @@ mod tests {
     fn emergency_calls_are_never_blocked() {
         let e = engine();
         for callee in ["112", "101", "103", "104"] {
-            let v = e.score(&Call { caller: "garbage!", callee, ..Call::international() });
+            let v = e.score(&Call {
+                caller: "garbage!",
+                callee,
+                ..Call::international()
+            });
             assert_ne!(v.action, Action::Block, "{callee}");
             assert!(ids(&v).contains(&"emergency_callee"));
         }
@@ -282,17 +374,38 @@ mod tests {
             network_number: Some("+77011234567"),
             ..Call::international()
         });
-        assert_eq!((v.action, ids(&v)), (Action::Block, vec!["spoofed_home_network_number"]));
+        assert_eq!(
+            (v.action, ids(&v)),
+            (Action::Block, vec!["spoofed_home_network_number"])
+        );
     }
 
     #[test]
     fn config_is_validated() {
         let plan = sample_plan();
-        let bad = EngineConfig { flag_threshold: 0.95, ..EngineConfig::default() };
-        assert!(Engine::new(plan.clone(), bad).unwrap_err().to_string().contains("thresholds"));
-        let bad = EngineConfig { emergency_numbers: vec!["1x".into()], ..EngineConfig::default() };
-        assert!(Engine::new(plan.clone(), bad).unwrap_err().to_string().contains("emergency_numbers"));
-        let bad = EngineConfig { home_region: "XX".into(), ..EngineConfig::default() };
-        assert!(Engine::new(plan, bad).unwrap_err().to_string().contains("home_region"));
+        let bad = EngineConfig {
+            flag_threshold: 0.95,
+            ..EngineConfig::default()
+        };
+        assert!(Engine::new(plan.clone(), bad)
+            .unwrap_err()
+            .to_string()
+            .contains("thresholds"));
+        let bad = EngineConfig {
+            emergency_numbers: vec!["1x".into()],
+            ..EngineConfig::default()
+        };
+        assert!(Engine::new(plan.clone(), bad)
+            .unwrap_err()
+            .to_string()
+            .contains("emergency_numbers"));
+        let bad = EngineConfig {
+            home_region: "XX".into(),
+            ..EngineConfig::default()
+        };
+        assert!(Engine::new(plan, bad)
+            .unwrap_err()
+            .to_string()
+            .contains("home_region"));
     }
 }

@@ -52,12 +52,19 @@ pub enum Error {
 impl Error {
     /// Shorthand for [`Error::InvalidValue`].
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::InvalidValue { field: field.into(), message: message.into() }
+        Error::InvalidValue {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     /// Shorthand for [`Error::Corrupt`].
     pub fn corrupt(path: impl Into<String>, offset: u64, message: impl Into<String>) -> Self {
-        Error::Corrupt { path: path.into(), offset, message: message.into() }
+        Error::Corrupt {
+            path: path.into(),
+            offset,
+            message: message.into(),
+        }
     }
 }
 

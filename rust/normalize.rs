@@ -45,7 +45,10 @@ impl Ingress {
             ("national", Ingress::National),
             ("onnet", Ingress::Onnet),
         ];
-        NAMES.iter().find(|(n, _)| n.eq_ignore_ascii_case(s.trim())).map(|(_, i)| *i)
+        NAMES
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(s.trim()))
+            .map(|(_, i)| *i)
     }
 
     /// The lower-case name.
@@ -90,7 +93,14 @@ impl Invalid {
     }
 }
 
-const WITHHELD: [&str; 6] = ["anonymous", "restricted", "private", "withheld", "unavailable", "unknown"];
+const WITHHELD: [&str; 6] = [
+    "anonymous",
+    "restricted",
+    "private",
+    "withheld",
+    "unavailable",
+    "unknown",
+];
 
 /// A short run of ASCII digits on the stack.
 #[derive(Clone, Copy)]
@@ -101,7 +111,10 @@ struct Digits {
 
 impl Digits {
     fn new() -> Self {
-        Digits { buf: [0; 40], len: 0 }
+        Digits {
+            buf: [0; 40],
+            len: 0,
+        }
     }
     fn from(s: &[u8]) -> Option<Self> {
         let mut d = Digits::new();
@@ -129,13 +142,21 @@ impl DialPlan {
     pub fn new(plan: &NumberingPlan, region: &str, extra_prefixes: &[String]) -> Result<DialPlan> {
         let r = Region::parse(region)
             .filter(|r| r.as_str() != "001")
-            .ok_or_else(|| Error::invalid("home_region", format!("{region:?} is not an ISO 3166 region code")))?;
-        let (country, territory) = plan
-            .territory(r)
-            .ok_or_else(|| Error::invalid("home_region", format!("{region:?} has no numbering plan")))?;
+            .ok_or_else(|| {
+                Error::invalid(
+                    "home_region",
+                    format!("{region:?} is not an ISO 3166 region code"),
+                )
+            })?;
+        let (country, territory) = plan.territory(r).ok_or_else(|| {
+            Error::invalid("home_region", format!("{region:?} has no numbering plan"))
+        })?;
         let idd = match &territory.international_prefix {
             Some(p) => Some(regex::Regex::new(&format!("(?-u)^(?:{p})")).map_err(|e| {
-                Error::invalid("home_region", format!("international prefix of {region}: {e}"))
+                Error::invalid(
+                    "home_region",
+                    format!("international prefix of {region}: {e}"),
+                )
             })?),
             None => None,
         };
@@ -150,7 +171,12 @@ impl DialPlan {
             }
             extra_idd.push(digits);
         }
-        Ok(DialPlan { region: r, country_code: country.code, idd, extra_idd })
+        Ok(DialPlan {
+            region: r,
+            country_code: country.code,
+            idd,
+            extra_idd,
+        })
     }
 
     /// The home region.
@@ -167,14 +193,30 @@ impl DialPlan {
     /// by something other than `0` (phonenumbers' rule: `8100…` is not `810` + `0…`).
     fn idd_len(&self, d: &[u8]) -> Option<usize> {
         let text = std::str::from_utf8(d).ok()?;
-        let regex_len = self.idd.as_ref().and_then(|re| re.find(text)).map(|m| m.end());
-        let extra = self.extra_idd.iter().filter(|p| d.starts_with(p)).map(Vec::len);
-        regex_len.into_iter().chain(extra).find(|&n| d.get(n) != Some(&b'0'))
+        let regex_len = self
+            .idd
+            .as_ref()
+            .and_then(|re| re.find(text))
+            .map(|m| m.end());
+        let extra = self
+            .extra_idd
+            .iter()
+            .filter(|p| d.starts_with(p))
+            .map(Vec::len);
+        regex_len
+            .into_iter()
+            .chain(extra)
+            .find(|&n| d.get(n) != Some(&b'0'))
     }
 }
 
 /// Normalises a raw number to E.164 under the home dialling plan.
-pub fn normalize(plan: &NumberingPlan, dial: &DialPlan, raw: &str, ingress: Ingress) -> Result<Number, Invalid> {
+pub fn normalize(
+    plan: &NumberingPlan,
+    dial: &DialPlan,
+    raw: &str,
+    ingress: Ingress,
+) -> Result<Number, Invalid> {
     let (plus, digits) = scan(raw)?;
     let d = digits.as_slice();
     if plus {
@@ -182,7 +224,10 @@ pub fn normalize(plan: &NumberingPlan, dial: &DialPlan, raw: &str, ingress: Ingr
     }
     match ingress {
         Ingress::International => match d.first() {
-            Some(b'0') => match dial.idd_len(d).or_else(|| d.starts_with(b"00").then_some(2)) {
+            Some(b'0') => match dial
+                .idd_len(d)
+                .or_else(|| d.starts_with(b"00").then_some(2))
+            {
                 Some(n) => international(plan, &d[n..]),
                 None => Err(Invalid::UnknownCountryCode),
             },
@@ -199,7 +244,10 @@ fn scan(raw: &str) -> Result<(bool, Digits), Invalid> {
     }
     let mut s = raw.trim_matches(|c: char| c.is_whitespace());
     for scheme in ["tel:", "sip:", "sips:"] {
-        if s.len() >= scheme.len() && s.is_char_boundary(scheme.len()) && s[..scheme.len()].eq_ignore_ascii_case(scheme) {
+        if s.len() >= scheme.len()
+            && s.is_char_boundary(scheme.len())
+            && s[..scheme.len()].eq_ignore_ascii_case(scheme)
+        {
             s = &s[scheme.len()..];
             s = s.split(['@', ';']).next().unwrap_or("");
             break;
@@ -245,7 +293,9 @@ fn international(plan: &NumberingPlan, d: &[u8]) -> Result<Number, Invalid> {
     if d.len() <= MIN_NSN {
         return Err(Invalid::TooShort);
     }
-    let cc_len = plan.country_code_len(d).ok_or(Invalid::UnknownCountryCode)?;
+    let cc_len = plan
+        .country_code_len(d)
+        .ok_or(Invalid::UnknownCountryCode)?;
     let cc = country_code_of(&d[..cc_len]);
     finish(plan, cc, &d[cc_len..])
 }
@@ -254,7 +304,9 @@ fn national(plan: &NumberingPlan, dial: &DialPlan, d: &[u8]) -> Result<Number, I
     if let Some(n) = dial.idd_len(d) {
         return international(plan, &d[n..]);
     }
-    let (country, home) = plan.territory(dial.region).ok_or(Invalid::UnknownCountryCode)?;
+    let (country, home) = plan
+        .territory(dial.region)
+        .ok_or(Invalid::UnknownCountryCode)?;
     let mut cc_buf = [0u8; MAX_DIGITS];
     let cc_text = Number::from_parts(dial.country_code, b"").map(|n| n.digits(&mut cc_buf).len());
     if let Some(cc_len) = cc_text.filter(|&n| d.starts_with(&cc_buf[..n])) {
@@ -276,7 +328,13 @@ fn finish(plan: &NumberingPlan, cc: u16, nsn: &[u8]) -> Result<Number, Invalid> 
     finish_with(plan, cc, nsn, country, main)
 }
 
-fn finish_with(plan: &NumberingPlan, cc: u16, nsn: &[u8], country: &Country, t: &Territory) -> Result<Number, Invalid> {
+fn finish_with(
+    plan: &NumberingPlan,
+    cc: u16,
+    nsn: &[u8],
+    country: &Country,
+    t: &Territory,
+) -> Result<Number, Invalid> {
     if nsn.len() < MIN_NSN {
         return Err(Invalid::TooShort);
     }
@@ -296,7 +354,12 @@ fn finish_with(plan: &NumberingPlan, cc: u16, nsn: &[u8], country: &Country, t: 
 
 /// phonenumbers' `_maybe_strip_national_prefix_carrier_code`: removes (or transforms) the
 /// national prefix unless that would turn a number matching the plan into one that does not.
-fn strip_national_prefix(plan: &NumberingPlan, country: &Country, t: &Territory, nsn: &[u8]) -> Digits {
+fn strip_national_prefix(
+    plan: &NumberingPlan,
+    country: &Country,
+    t: &Territory,
+    nsn: &[u8],
+) -> Digits {
     let unchanged = Digits::from(nsn).unwrap_or_else(Digits::new);
     let (Some(re), Ok(text)) = (&t.national_prefix_for_parsing, std::str::from_utf8(nsn)) else {
         return unchanged;
@@ -306,7 +369,9 @@ fn strip_national_prefix(plan: &NumberingPlan, country: &Country, t: &Territory,
     }
     let candidate = match &t.national_prefix_transform {
         Some(rule) => {
-            let Some(caps) = re.captures(text) else { return unchanged };
+            let Some(caps) = re.captures(text) else {
+                return unchanged;
+            };
             let end = caps.get(0).map_or(0, |m| m.end());
             if caps.iter().last().flatten().is_some() && caps.len() > 1 {
                 let mut replaced = String::new();
@@ -322,15 +387,20 @@ fn strip_national_prefix(plan: &NumberingPlan, country: &Country, t: &Territory,
             None => return unchanged,
         },
     };
-    let Some(candidate) = candidate else { return unchanged };
-    if plan.matches_general(country, t, nsn) && !plan.matches_general(country, t, candidate.as_slice()) {
+    let Some(candidate) = candidate else {
+        return unchanged;
+    };
+    if plan.matches_general(country, t, nsn)
+        && !plan.matches_general(country, t, candidate.as_slice())
+    {
         return unchanged;
     }
     candidate
 }
 
 fn country_code_of(d: &[u8]) -> u16 {
-    d.iter().fold(0u16, |acc, &b| acc * 10 + u16::from(b - b'0'))
+    d.iter()
+        .fold(0u16, |acc, &b| acc * 10 + u16::from(b - b'0'))
 }
 
 #[cfg(test)]
@@ -363,17 +433,33 @@ mod tests {
             "sip:+77011234567@gw.example;user=phone",
             "\u{FF0B}\u{FF17}\u{FF17}\u{FF10}\u{FF11}1234567",
         ] {
-            assert_eq!(norm(raw, Ingress::National).as_deref(), Ok("+77011234567"), "{raw:?}");
+            assert_eq!(
+                norm(raw, Ingress::National).as_deref(),
+                Ok("+77011234567"),
+                "{raw:?}"
+            );
         }
     }
 
     #[test]
     fn international_ingress_reads_country_code_first() {
-        assert_eq!(norm("77011234567", Ingress::International).as_deref(), Ok("+77011234567"));
-        assert_eq!(norm("12015550123", Ingress::International).as_deref(), Ok("+12015550123"));
-        assert_eq!(norm("0012015550123", Ingress::International).as_deref(), Ok("+12015550123"));
+        assert_eq!(
+            norm("77011234567", Ingress::International).as_deref(),
+            Ok("+77011234567")
+        );
+        assert_eq!(
+            norm("12015550123", Ingress::International).as_deref(),
+            Ok("+12015550123")
+        );
+        assert_eq!(
+            norm("0012015550123", Ingress::International).as_deref(),
+            Ok("+12015550123")
+        );
         // On national ingress the same digits are a (bad) Kazakh national number.
-        assert_ne!(norm("12015550123", Ingress::National).as_deref(), Ok("+12015550123"));
+        assert_ne!(
+            norm("12015550123", Ingress::National).as_deref(),
+            Ok("+12015550123")
+        );
     }
 
     #[test]
@@ -381,13 +467,28 @@ mod tests {
         assert_eq!(norm("", Ingress::National), Err(Invalid::Empty));
         assert_eq!(norm(" - ", Ingress::National), Err(Invalid::Empty));
         assert_eq!(norm("Anonymous", Ingress::National), Err(Invalid::Withheld));
-        assert_eq!(norm("+7701abc", Ingress::National), Err(Invalid::BadCharacter));
+        assert_eq!(
+            norm("+7701abc", Ingress::National),
+            Err(Invalid::BadCharacter)
+        );
         assert_eq!(norm("7+701", Ingress::National), Err(Invalid::BadCharacter));
-        assert_eq!(norm("+99912345", Ingress::National), Err(Invalid::UnknownCountryCode));
+        assert_eq!(
+            norm("+99912345", Ingress::National),
+            Err(Invalid::UnknownCountryCode)
+        );
         assert_eq!(norm("+7", Ingress::National), Err(Invalid::TooShort));
-        assert_eq!(norm(&"1".repeat(30), Ingress::National), Err(Invalid::TooLong));
-        assert_eq!(norm(&" ".repeat(MAX_RAW_LEN + 1), Ingress::National), Err(Invalid::TooLong));
-        assert_eq!(norm("+7\u{0}701", Ingress::National), Err(Invalid::BadCharacter));
+        assert_eq!(
+            norm(&"1".repeat(30), Ingress::National),
+            Err(Invalid::TooLong)
+        );
+        assert_eq!(
+            norm(&" ".repeat(MAX_RAW_LEN + 1), Ingress::National),
+            Err(Invalid::TooLong)
+        );
+        assert_eq!(
+            norm("+7\u{0}701", Ingress::National),
+            Err(Invalid::BadCharacter)
+        );
     }
 
     #[test]

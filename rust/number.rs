@@ -36,7 +36,11 @@ impl Number {
             }
             value = value * 10 + u64::from(b - b'0');
         }
-        Some(Number { value, len: len as u8, cc_len: cc_len as u8 })
+        Some(Number {
+            value,
+            len: len as u8,
+            cc_len: cc_len as u8,
+        })
     }
 
     /// Parses `+CCNSN` or `CCNSN` where the country code length is already known.
@@ -91,7 +95,7 @@ impl Number {
     }
 
     /// The national significant number, written into `buf`.
-    pub fn national<'a>(self, buf: &'a mut [u8; MAX_DIGITS]) -> &'a [u8] {
+    pub fn national(self, buf: &mut [u8; MAX_DIGITS]) -> &[u8] {
         let cc_len = self.country_code_len();
         let n = self.len();
         self.digits(buf);

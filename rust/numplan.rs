@@ -87,7 +87,9 @@ impl PatternSet {
     }
     fn contains(&self, id: u16) -> bool {
         let id = usize::from(id);
-        self.0.get(id / 64).is_some_and(|w| w & (1 << (id % 64)) != 0)
+        self.0
+            .get(id / 64)
+            .is_some_and(|w| w & (1 << (id % 64)) != 0)
     }
 }
 
@@ -134,13 +136,18 @@ pub struct NumberingPlan {
 impl NumberingPlan {
     /// Compiles the plan. Fails on a pattern the automaton builder rejects.
     pub fn compile(src: &PlanSource) -> Result<NumberingPlan> {
-        let by_key: HashMap<(u16, &str), &TerritorySource> =
-            src.territories.iter().map(|t| ((t.country_code, t.id.as_str()), t)).collect();
+        let by_key: HashMap<(u16, &str), &TerritorySource> = src
+            .territories
+            .iter()
+            .map(|t| ((t.country_code, t.id.as_str()), t))
+            .collect();
         let mut countries = Vec::with_capacity(src.country_codes.len());
         let mut cc_index = vec![u16::MAX; 1000];
         for (code, ids) in &src.country_codes {
-            let territories: Vec<&TerritorySource> =
-                ids.iter().filter_map(|id| by_key.get(&(*code, id.as_str())).copied()).collect();
+            let territories: Vec<&TerritorySource> = ids
+                .iter()
+                .filter_map(|id| by_key.get(&(*code, id.as_str())).copied())
+                .collect();
             if territories.is_empty() || *code == 0 || *code >= 1000 {
                 continue;
             }
@@ -149,14 +156,21 @@ impl NumberingPlan {
         }
         let mut names = Vec::new();
         let mut name_ids: HashMap<&str, u32> = HashMap::new();
-        let pairs = src.carriers.iter().map(|p| (p, true)).chain(src.locations.iter().map(|p| (p, false)));
+        let pairs = src
+            .carriers
+            .iter()
+            .map(|p| (p, true))
+            .chain(src.locations.iter().map(|p| (p, false)));
         let mut merged: BTreeMap<&str, RangeNames> = BTreeMap::new();
         for ((prefix, name), is_carrier) in pairs {
             let id = *name_ids.entry(name.as_str()).or_insert_with(|| {
                 names.push(name.clone());
                 (names.len() - 1) as u32
             });
-            let entry = merged.entry(prefix).or_insert(RangeNames { carrier: NONE, location: NONE });
+            let entry = merged.entry(prefix).or_insert(RangeNames {
+                carrier: NONE,
+                location: NONE,
+            });
             if is_carrier {
                 entry.carrier = id;
             } else {
@@ -189,8 +203,13 @@ impl NumberingPlan {
     /// Loads a plan written by [`NumberingPlan::to_bytes`]; `name` appears in errors.
     pub fn from_bytes(bytes: &[u8], name: &str) -> Result<NumberingPlan> {
         let payload = crate::persist::decode(PLAN_MAGIC, PLAN_VERSION, bytes, name)?;
-        postcard::from_bytes(payload)
-            .map_err(|e| Error::corrupt(name, crate::persist::HEADER_LEN as u64, format!("bad plan payload: {e}")))
+        postcard::from_bytes(payload).map_err(|e| {
+            Error::corrupt(
+                name,
+                crate::persist::HEADER_LEN as u64,
+                format!("bad plan payload: {e}"),
+            )
+        })
     }
 
     /// Saves the plan atomically (temporary file, fsync, rename).
@@ -242,7 +261,10 @@ impl NumberingPlan {
     /// The territory of a region code.
     pub(crate) fn territory(&self, region: Region) -> Option<(&Country, &Territory)> {
         self.countries.iter().find_map(|c| {
-            c.territories.iter().find(|t| t.region == region).map(|t| (c, t))
+            c.territories
+                .iter()
+                .find(|t| t.region == region)
+                .map(|t| (c, t))
         })
     }
 
@@ -258,7 +280,11 @@ impl NumberingPlan {
 
     /// Number of carrier/area prefixes and heap bytes of their trie.
     pub fn range_stats(&self) -> (usize, usize, usize) {
-        (self.prefix_count, self.ranges.node_count(), self.ranges.heap_bytes())
+        (
+            self.prefix_count,
+            self.ranges.node_count(),
+            self.ranges.heap_bytes(),
+        )
     }
 
     /// Classifies an E.164 number (phonenumbers' `region_code_for_number`, `is_valid_number`,
@@ -274,7 +300,9 @@ impl NumberingPlan {
             location: None,
             tags: 0,
         };
-        let Some(country) = self.country(number.country_code()) else { return out };
+        let Some(country) = self.country(number.country_code()) else {
+            return out;
+        };
         let mut buf = [0u8; MAX_DIGITS];
         let nsn = number.national(&mut buf);
         let set = country.run(nsn);
@@ -297,21 +325,27 @@ impl NumberingPlan {
                 NumberType::Mobile | NumberType::FixedLineOrMobile | NumberType::Pager
             );
             let mut all = [0u8; MAX_DIGITS];
-            self.ranges.for_each_prefix(number.digits(&mut all), |_, names| {
-                if names.carrier != NONE && carrier_ok {
-                    out.carrier = Some(names.carrier);
-                }
-                if names.location != NONE {
-                    out.location = Some(names.location);
-                }
-            });
+            self.ranges
+                .for_each_prefix(number.digits(&mut all), |_, names| {
+                    if names.carrier != NONE && carrier_ok {
+                        out.carrier = Some(names.carrier);
+                    }
+                    if names.location != NONE {
+                        out.location = Some(names.location);
+                    }
+                });
         }
         out
     }
 
     /// Whether `nsn` matches a territory's general pattern (no length check), as
     /// phonenumbers' parser asks before stripping prefixes.
-    pub(crate) fn matches_general(&self, country: &Country, territory: &Territory, nsn: &[u8]) -> bool {
+    pub(crate) fn matches_general(
+        &self,
+        country: &Country,
+        territory: &Territory,
+        nsn: &[u8],
+    ) -> bool {
         let set = country.run(nsn);
         territory.general.pattern.is_some_and(|p| set.contains(p))
     }
@@ -322,7 +356,9 @@ impl Country {
     fn run(&self, nsn: &[u8]) -> PatternSet {
         let mut set = PatternSet::default();
         let input = Input::new(nsn).anchored(Anchored::Yes);
-        let Ok(mut sid) = self.dfa.start_state_forward(&input) else { return set };
+        let Ok(mut sid) = self.dfa.start_state_forward(&input) else {
+            return set;
+        };
         for &b in nsn {
             sid = self.dfa.next_state(sid, b);
             if self.dfa.is_dead_state(sid) {
@@ -374,7 +410,9 @@ impl Territory {
 
     /// phonenumbers' `_test_number_length` against the general description.
     pub(crate) fn length_check(&self, len: usize) -> LengthCheck {
-        let Some(&min) = self.possible_lengths.first() else { return LengthCheck::Invalid };
+        let Some(&min) = self.possible_lengths.first() else {
+            return LengthCheck::Invalid;
+        };
         let max = *self.possible_lengths.last().unwrap_or(&min);
         if self.local_lengths.iter().any(|&l| usize::from(l) == len) {
             return LengthCheck::LocalOnly;
@@ -383,7 +421,9 @@ impl Territory {
             n if n == usize::from(min) => LengthCheck::Possible,
             n if n < usize::from(min) => LengthCheck::TooShort,
             n if n > usize::from(max) => LengthCheck::TooLong,
-            n if self.possible_lengths.iter().any(|&l| usize::from(l) == n) => LengthCheck::Possible,
+            n if self.possible_lengths.iter().any(|&l| usize::from(l) == n) => {
+                LengthCheck::Possible
+            }
             _ => LengthCheck::Invalid,
         }
     }
@@ -403,11 +443,19 @@ fn length_mask(lengths: &[i32]) -> Option<u32> {
     if lengths.is_empty() {
         return None;
     }
-    Some(lengths.iter().filter(|&&l| (0..32).contains(&l)).fold(0, |m, &l| m | 1 << l))
+    Some(
+        lengths
+            .iter()
+            .filter(|&&l| (0..32).contains(&l))
+            .fold(0, |m, &l| m | 1 << l),
+    )
 }
 
 fn sorted_lengths(lengths: &[i32]) -> Vec<u8> {
-    let mut v: Vec<u8> = lengths.iter().filter_map(|&l| u8::try_from(l).ok()).collect();
+    let mut v: Vec<u8> = lengths
+        .iter()
+        .filter_map(|&l| u8::try_from(l).ok())
+        .collect();
     v.sort_unstable();
     v
 }
@@ -416,22 +464,37 @@ fn compile_country(code: u16, sources: &[&TerritorySource]) -> Result<Country> {
     let mut patterns: Vec<String> = Vec::new();
     let mut add = |p: &Option<String>, prefix_only: bool| -> Option<u16> {
         let p = p.as_deref().filter(|p| !p.is_empty())?;
-        patterns.push(if prefix_only { format!("(?:{p})[0-9]*$") } else { format!("(?:{p})$") });
+        patterns.push(if prefix_only {
+            format!("(?:{p})[0-9]*$")
+        } else {
+            format!("(?:{p})$")
+        });
         Some((patterns.len() - 1) as u16)
     };
     let mut territories = Vec::with_capacity(sources.len());
     for t in sources {
-        let region = Region::parse(&t.id)
-            .ok_or_else(|| Error::invalid("numbering plan", format!("bad territory id {:?}", t.id)))?;
+        let region = Region::parse(&t.id).ok_or_else(|| {
+            Error::invalid("numbering plan", format!("bad territory id {:?}", t.id))
+        })?;
         let mut desc = |d: Option<&DescSource>| -> Desc {
-            d.map_or(Desc::default(), |d| Desc { pattern: add(&d.pattern, false), lengths: length_mask(&d.lengths) })
+            d.map_or(Desc::default(), |d| Desc {
+                pattern: add(&d.pattern, false),
+                lengths: length_mask(&d.lengths),
+            })
         };
         let general = desc(Some(&t.general));
         let types = TYPE_ORDER.map(|(name, _)| desc(t.types.get(name)));
         let leading = add(&t.leading_digits, true);
-        let npfp = match t.national_prefix_for_parsing.as_deref().filter(|p| !p.is_empty()) {
+        let npfp = match t
+            .national_prefix_for_parsing
+            .as_deref()
+            .filter(|p| !p.is_empty())
+        {
             Some(p) => Some(regex::Regex::new(&format!("(?-u)^(?:{p})")).map_err(|e| {
-                Error::invalid("numbering plan", format!("{}: national prefix pattern: {e}", t.id))
+                Error::invalid(
+                    "numbering plan",
+                    format!("{}: national prefix pattern: {e}", t.id),
+                )
             })?),
             None => None,
         };
@@ -453,7 +516,10 @@ fn compile_country(code: u16, sources: &[&TerritorySource]) -> Result<Country> {
         });
     }
     if patterns.len() > MAX_PATTERNS {
-        return Err(Error::invalid("numbering plan", format!("+{code}: too many patterns")));
+        return Err(Error::invalid(
+            "numbering plan",
+            format!("+{code}: too many patterns"),
+        ));
     }
     let dfa = dense::Builder::new()
         .configure(
@@ -462,10 +528,18 @@ fn compile_country(code: u16, sources: &[&TerritorySource]) -> Result<Country> {
                 .start_kind(StartKind::Anchored)
                 .minimize(false),
         )
-        .syntax(regex_automata::util::syntax::Config::new().unicode(false).utf8(false))
+        .syntax(
+            regex_automata::util::syntax::Config::new()
+                .unicode(false)
+                .utf8(false),
+        )
         .build_many(&patterns)
         .map_err(|e| Error::invalid("numbering plan", format!("+{code}: {e}")))?;
-    Ok(Country { code, territories, dfa })
+    Ok(Country {
+        code,
+        territories,
+        dfa,
+    })
 }
 
 /// Regexes persist as their pattern text and are recompiled on load.
@@ -549,8 +623,10 @@ pub(crate) mod tests {
 
     /// The sample plan, compiled once per test binary.
     pub(crate) fn sample_plan() -> std::sync::Arc<NumberingPlan> {
-        static PLAN: std::sync::OnceLock<std::sync::Arc<NumberingPlan>> = std::sync::OnceLock::new();
-        PLAN.get_or_init(|| std::sync::Arc::new(NumberingPlan::compile(&sample_source()).unwrap())).clone()
+        static PLAN: std::sync::OnceLock<std::sync::Arc<NumberingPlan>> =
+            std::sync::OnceLock::new();
+        PLAN.get_or_init(|| std::sync::Arc::new(NumberingPlan::compile(&sample_source()).unwrap()))
+            .clone()
     }
 
     fn classify(plan: &NumberingPlan, e164: &str) -> Classification {
@@ -611,7 +687,14 @@ pub(crate) mod tests {
         let plan = sample_plan();
         let bytes = plan.to_bytes().unwrap();
         let loaded = NumberingPlan::from_bytes(&bytes, "t").unwrap();
-        for e164 in ["+77011234567", "+79161234567", "+12015550123", "+16135550123", "+80012345678", "+77272123456"] {
+        for e164 in [
+            "+77011234567",
+            "+79161234567",
+            "+12015550123",
+            "+16135550123",
+            "+80012345678",
+            "+77272123456",
+        ] {
             assert_eq!(classify(&plan, e164), classify(&loaded, e164), "{e164}");
         }
         assert_eq!(loaded.source(), plan.source());

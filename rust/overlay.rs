@@ -58,13 +58,27 @@ impl Overlay {
             .comment(Some(b'#'))
             .flexible(false)
             .from_reader(text.as_bytes());
-        let headers = reader.headers().map_err(|e| err(1, 1, e.to_string()))?.clone();
+        let headers = reader
+            .headers()
+            .map_err(|e| err(1, 1, e.to_string()))?
+            .clone();
         let column = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
         let known = ["prefix", "region", "type", "carrier", "location", "tags"];
-        if let Some(bad) = headers.iter().find(|h| !known.iter().any(|k| k.eq_ignore_ascii_case(h))) {
-            return Err(err(1, 1, format!("unknown column {bad:?}; expected some of {}", known.join(", "))));
+        if let Some(bad) = headers
+            .iter()
+            .find(|h| !known.iter().any(|k| k.eq_ignore_ascii_case(h)))
+        {
+            return Err(err(
+                1,
+                1,
+                format!(
+                    "unknown column {bad:?}; expected some of {}",
+                    known.join(", ")
+                ),
+            ));
         }
-        let prefix_col = column("prefix").ok_or_else(|| err(1, 1, "missing required column \"prefix\"".into()))?;
+        let prefix_col = column("prefix")
+            .ok_or_else(|| err(1, 1, "missing required column \"prefix\"".into()))?;
         let cols = known.map(column);
         let mut overlay = Overlay::default();
         let mut builder = TrieBuilder::new();
@@ -78,26 +92,49 @@ impl Overlay {
             let col_of = |i: Option<usize>| i.map_or(1, |i| i + 1);
             let prefix = record.get(prefix_col).unwrap_or("");
             let digits = prefix.strip_prefix('+').unwrap_or(prefix);
-            if digits.is_empty() || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.starts_with('0') {
+            if digits.is_empty()
+                || digits.len() > 15
+                || !digits.bytes().all(|b| b.is_ascii_digit())
+                || digits.starts_with('0')
+            {
                 return Err(err(line, prefix_col + 1, format!("prefix {prefix:?} is not an E.164 prefix (1 to 15 digits after an optional +)")));
             }
             let mut entry = Entry::default();
             if let Some(r) = field(cols[1]) {
                 entry.region = Some(Region::parse(r).ok_or_else(|| {
-                    err(line, col_of(cols[1]), format!("region {r:?} is not an ISO 3166 code"))
+                    err(
+                        line,
+                        col_of(cols[1]),
+                        format!("region {r:?} is not an ISO 3166 code"),
+                    )
                 })?);
             }
             if let Some(t) = field(cols[2]) {
-                entry.number_type = Some(NumberType::from_name(&t.to_ascii_lowercase()).ok_or_else(|| {
-                    let names: Vec<_> = NumberType::ALL.iter().map(|t| t.as_str()).collect();
-                    err(line, col_of(cols[2]), format!("type {t:?} is not one of {}", names.join(", ")))
-                })?);
+                entry.number_type = Some(
+                    NumberType::from_name(&t.to_ascii_lowercase()).ok_or_else(|| {
+                        let names: Vec<_> = NumberType::ALL.iter().map(|t| t.as_str()).collect();
+                        err(
+                            line,
+                            col_of(cols[2]),
+                            format!("type {t:?} is not one of {}", names.join(", ")),
+                        )
+                    })?,
+                );
             }
             entry.carrier = field(cols[3]).map(|s| overlay.intern(s));
             entry.location = field(cols[4]).map(|s| overlay.intern(s));
-            for tag in field(cols[5]).unwrap_or("").split(';').map(str::trim).filter(|t| !t.is_empty()) {
+            for tag in field(cols[5])
+                .unwrap_or("")
+                .split(';')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+            {
                 entry.tags |= overlay.tag_bit(tag).ok_or_else(|| {
-                    err(line, col_of(cols[5]), format!("more than {MAX_TAGS} distinct tags"))
+                    err(
+                        line,
+                        col_of(cols[5]),
+                        format!("more than {MAX_TAGS} distinct tags"),
+                    )
                 })?;
             }
             builder.insert(digits.as_bytes(), entry);
@@ -138,7 +175,11 @@ impl Overlay {
 
     /// The names of the tags set in `bits`.
     pub fn tag_names(&self, bits: u64) -> impl Iterator<Item = &str> {
-        self.tags.iter().enumerate().filter(move |(i, _)| bits & (1 << i) != 0).map(|(_, t)| t.as_str())
+        self.tags
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| bits & (1 << i) != 0)
+            .map(|(_, t)| t.as_str())
     }
 
     /// The bit of a tag, if the overlay defines it.
@@ -148,7 +189,9 @@ impl Overlay {
 
     /// An overlay name (carrier or location) by marked id.
     pub fn name(&self, id: u32) -> &str {
-        self.names.get((id & !OVERLAY_NAME) as usize).map_or("", String::as_str)
+        self.names
+            .get((id & !OVERLAY_NAME) as usize)
+            .map_or("", String::as_str)
     }
 
     /// Lays the overlay over a classification, given the number's E.164 digits.
@@ -200,7 +243,10 @@ mod tests {
         assert!(c.valid);
         assert_eq!(c.number_type, NumberType::Mobile);
         assert_eq!(o.name(c.carrier.unwrap()), "Test Mobile");
-        assert_eq!(o.tag_names(c.tags).collect::<Vec<_>>(), ["kz_reserved", "test"]);
+        assert_eq!(
+            o.tag_names(c.tags).collect::<Vec<_>>(),
+            ["kz_reserved", "test"]
+        );
         let mut other = blank("+76101234567");
         o.apply(other.number.digits(&mut buf), &mut other);
         assert!(!other.valid && other.region.is_some());
@@ -208,12 +254,18 @@ mod tests {
 
     #[test]
     fn errors_name_file_line_and_column() {
-        let e = Overlay::parse("prefix,region\n+76,KZ\n+7x,KZ\n", "ranges.csv").unwrap_err().to_string();
+        let e = Overlay::parse("prefix,region\n+76,KZ\n+7x,KZ\n", "ranges.csv")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("ranges.csv:3:1:"), "{e}");
         assert!(e.contains("\"+7x\""), "{e}");
-        let e = Overlay::parse("prefix,type\n+76,mobil\n", "r.csv").unwrap_err().to_string();
+        let e = Overlay::parse("prefix,type\n+76,mobil\n", "r.csv")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("r.csv:2:2:") && e.contains("mobil"), "{e}");
-        let e = Overlay::parse("prefix,colour\n", "r.csv").unwrap_err().to_string();
+        let e = Overlay::parse("prefix,colour\n", "r.csv")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("colour"), "{e}");
     }
 }

@@ -33,22 +33,41 @@ pub fn encode(magic: &[u8; 8], version: u32, payload: &[u8]) -> Vec<u8> {
 pub fn decode<'a>(magic: &[u8; 8], version: u32, bytes: &'a [u8], name: &str) -> Result<&'a [u8]> {
     let field = |range: std::ops::Range<usize>| -> Result<&'a [u8]> {
         bytes.get(range.clone()).ok_or_else(|| {
-            Error::corrupt(name, bytes.len() as u64, format!("truncated header (need {HEADER_LEN} bytes)"))
+            Error::corrupt(
+                name,
+                bytes.len() as u64,
+                format!("truncated header (need {HEADER_LEN} bytes)"),
+            )
         })
     };
     if field(0..8)? != magic {
-        return Err(Error::corrupt(name, 0, format!("not a fraudcore {} file", String::from_utf8_lossy(magic).trim_end_matches('\0'))));
+        return Err(Error::corrupt(
+            name,
+            0,
+            format!(
+                "not a fraudcore {} file",
+                String::from_utf8_lossy(magic).trim_end_matches('\0')
+            ),
+        ));
     }
     let le4 = |r| -> Result<u32> { Ok(u32::from_le_bytes(field(r)?.try_into().unwrap_or([0; 4]))) };
     let found = le4(8..12)?;
     if found != version {
-        return Err(Error::corrupt(name, 8, format!("format version {found}, this build reads {version}")));
+        return Err(Error::corrupt(
+            name,
+            8,
+            format!("format version {found}, this build reads {version}"),
+        ));
     }
     let crc = le4(12..16)?;
     let len = u64::from_le_bytes(field(16..24)?.try_into().unwrap_or([0; 8]));
     let payload = &bytes[HEADER_LEN..];
     if payload.len() as u64 != len {
-        return Err(Error::corrupt(name, bytes.len() as u64, format!("payload is {} bytes, header says {len}", payload.len())));
+        return Err(Error::corrupt(
+            name,
+            bytes.len() as u64,
+            format!("payload is {} bytes, header says {len}", payload.len()),
+        ));
     }
     if crc32fast::hash(payload) != crc {
         return Err(Error::corrupt(name, HEADER_LEN as u64, "checksum mismatch"));
@@ -58,11 +77,18 @@ pub fn decode<'a>(magic: &[u8; 8], version: u32, bytes: &'a [u8], name: &str) ->
 
 /// Writes `bytes` to `path` atomically: a temporary file beside it, fsync, rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |source| Error::Io { path: path.to_owned(), source };
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let io = |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
         ".{}.tmp{}",
-        path.file_name().map_or("fraudcore".into(), |n| n.to_string_lossy()),
+        path.file_name()
+            .map_or("fraudcore".into(), |n| n.to_string_lossy()),
         std::process::id()
     ));
     let result = (|| {
@@ -79,7 +105,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Reads a whole file.
 pub fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|source| Error::Io { path: path.to_owned(), source })
+    std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 #[cfg(test)]
@@ -93,14 +122,20 @@ mod tests {
         let bytes = encode(MAGIC, 3, b"payload");
         assert_eq!(decode(MAGIC, 3, &bytes, "t").unwrap(), b"payload");
         for cut in 0..bytes.len() {
-            assert!(decode(MAGIC, 3, &bytes[..cut], "t").is_err(), "cut at {cut}");
+            assert!(
+                decode(MAGIC, 3, &bytes[..cut], "t").is_err(),
+                "cut at {cut}"
+            );
         }
         for i in 0..bytes.len() {
             let mut flipped = bytes.clone();
             flipped[i] ^= 0x10;
             assert!(decode(MAGIC, 3, &flipped, "t").is_err(), "flip at {i}");
         }
-        assert!(decode(MAGIC, 4, &bytes, "t").unwrap_err().to_string().contains("version 3"));
+        assert!(decode(MAGIC, 4, &bytes, "t")
+            .unwrap_err()
+            .to_string()
+            .contains("version 3"));
         assert!(decode(b"OTHER\0\0\0", 3, &bytes, "t").is_err());
     }
 }

@@ -23,7 +23,10 @@ use std::sync::Arc;
 const QUOTE_MAX: usize = 40;
 
 fn error_type<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyType>> {
-    Ok(py.import("fraudcore._errors")?.getattr(name)?.cast_into::<PyType>()?)
+    Ok(py
+        .import("fraudcore._errors")?
+        .getattr(name)?
+        .cast_into::<PyType>()?)
 }
 
 fn raise<'py>(py: Python<'py>, class: &str, args: impl pyo3::call::PyCallArgs<'py>) -> PyErr {
@@ -42,18 +45,38 @@ pub(crate) fn to_py_err(py: Python<'_>, e: Error) -> PyErr {
         Error::Corrupt { .. } => raise(py, "CorruptFileError", (message,)),
         Error::Io { path, source } => {
             let errno = source.raw_os_error().unwrap_or(0);
-            raise(py, "FileError", (errno, message, path.display().to_string()))
+            raise(
+                py,
+                "FileError",
+                (errno, message, path.display().to_string()),
+            )
         }
     }
 }
 
 fn type_error(py: Python<'_>, field: &str, expected: &str, got: &Bound<'_, PyAny>) -> PyErr {
-    let got = got.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
-    raise(py, "InvalidTypeError", (format!("{field}: expected {expected}, got {got}"),))
+    let got = got
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".into());
+    raise(
+        py,
+        "InvalidTypeError",
+        (format!("{field}: expected {expected}, got {got}"),),
+    )
 }
 
 fn value_error(py: Python<'_>, field: &str, message: String) -> PyErr {
     to_py_err(py, Error::invalid(field, message))
+}
+
+/// Python's `repr` of an optional string.
+fn py_repr(s: Option<&str>) -> String {
+    match s {
+        None => "None".into(),
+        Some(s) => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
+    }
 }
 
 fn quote(s: &str) -> String {
@@ -68,38 +91,63 @@ fn quote(s: &str) -> String {
 /// A free-text field: `str`, `bytes` (UTF-8, lossy), a non-negative `int` (a number stored
 /// as an integer), or `None`/missing (empty). Undecodable strings (lone surrogates) become
 /// U+FFFD, which the normaliser rejects.
-fn text<'a>(py: Python<'_>, field: &str, v: Option<&'a Bound<'_, PyAny>>) -> PyResult<Cow<'a, str>> {
-    let Some(v) = v.filter(|v| !v.is_none()) else { return Ok(Cow::Borrowed("")) };
+fn text<'a>(
+    py: Python<'_>,
+    field: &str,
+    v: Option<&'a Bound<'_, PyAny>>,
+) -> PyResult<Cow<'a, str>> {
+    let Some(v) = v.filter(|v| !v.is_none()) else {
+        return Ok(Cow::Borrowed(""));
+    };
     if let Ok(s) = v.cast::<PyString>() {
         return Ok(s.to_cow().unwrap_or(Cow::Borrowed("\u{FFFD}")));
     }
     if let Ok(b) = v.cast::<PyBytes>() {
-        return Ok(Cow::Owned(String::from_utf8_lossy(b.as_bytes()).into_owned()));
+        return Ok(Cow::Owned(
+            String::from_utf8_lossy(b.as_bytes()).into_owned(),
+        ));
     }
     if v.is_instance_of::<PyInt>() && !v.is_instance_of::<PyBool>() {
         if let Ok(n) = v.extract::<u64>() {
             return Ok(Cow::Owned(n.to_string()));
         }
     }
-    Err(type_error(py, field, "str, bytes, a non-negative int or None", v))
+    Err(type_error(
+        py,
+        field,
+        "str, bytes, a non-negative int or None",
+        v,
+    ))
 }
 
 fn ingress(py: Python<'_>, v: Option<&Bound<'_, PyAny>>) -> PyResult<Ingress> {
     let Some(v) = v else {
-        return Err(value_error(py, "ingress", "missing; expected 'international', 'national' or 'onnet'".into()));
+        return Err(value_error(
+            py,
+            "ingress",
+            "missing; expected 'international', 'national' or 'onnet'".into(),
+        ));
     };
-    let s = v.cast::<PyString>().map_err(|_| type_error(py, "ingress", "str", v))?;
+    let s = v
+        .cast::<PyString>()
+        .map_err(|_| type_error(py, "ingress", "str", v))?;
     ingress_arg(py, &s.to_cow().unwrap_or(Cow::Borrowed("")))
 }
 
 fn ingress_arg(py: Python<'_>, s: &str) -> PyResult<Ingress> {
     Ingress::parse(s).ok_or_else(|| {
-        value_error(py, "ingress", format!("{} is not 'international', 'national' or 'onnet'", quote(s)))
+        value_error(
+            py,
+            "ingress",
+            format!("{} is not 'international', 'national' or 'onnet'", quote(s)),
+        )
     })
 }
 
 fn roaming(py: Python<'_>, v: Option<&Bound<'_, PyAny>>) -> PyResult<Option<bool>> {
-    let Some(v) = v.filter(|v| !v.is_none()) else { return Ok(None) };
+    let Some(v) = v.filter(|v| !v.is_none()) else {
+        return Ok(None);
+    };
     if let Ok(b) = v.cast::<PyBool>() {
         return Ok(Some(b.is_true()));
     }
@@ -110,46 +158,74 @@ fn roaming(py: Python<'_>, v: Option<&Bound<'_, PyAny>>) -> PyResult<Option<bool
             _ => Err(value_error(py, "roaming", "an int must be 0 or 1".into())),
         };
     }
-    let s = v.cast::<PyString>().map_err(|_| type_error(py, "roaming", "bool, 0/1, str or None", v))?;
+    let s = v
+        .cast::<PyString>()
+        .map_err(|_| type_error(py, "roaming", "bool, 0/1, str or None", v))?;
     let s = s.to_cow().unwrap_or(Cow::Borrowed("?"));
     match s.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "y" | "t" => Ok(Some(true)),
         "false" | "0" | "no" | "n" | "f" => Ok(Some(false)),
         "" | "unknown" | "none" | "null" => Ok(None),
-        _ => Err(value_error(py, "roaming", format!("{} is not true/false/1/0/yes/no/unknown", quote(&s)))),
+        _ => Err(value_error(
+            py,
+            "roaming",
+            format!("{} is not true/false/1/0/yes/no/unknown", quote(&s)),
+        )),
     }
 }
 
 fn attestation(py: Python<'_>, v: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Attestation>> {
-    let Some(v) = v.filter(|v| !v.is_none()) else { return Ok(None) };
-    let s = v.cast::<PyString>().map_err(|_| type_error(py, "attestation", "'A', 'B', 'C' or None", v))?;
+    let Some(v) = v.filter(|v| !v.is_none()) else {
+        return Ok(None);
+    };
+    let s = v
+        .cast::<PyString>()
+        .map_err(|_| type_error(py, "attestation", "'A', 'B', 'C' or None", v))?;
     let s = s.to_cow().unwrap_or(Cow::Borrowed("?"));
     if s.trim().is_empty() {
         return Ok(None);
     }
-    Attestation::parse(&s)
-        .map(Some)
-        .ok_or_else(|| value_error(py, "attestation", format!("{} is not 'A', 'B', 'C' or empty", quote(&s))))
+    Attestation::parse(&s).map(Some).ok_or_else(|| {
+        value_error(
+            py,
+            "attestation",
+            format!("{} is not 'A', 'B', 'C' or empty", quote(&s)),
+        )
+    })
 }
 
 /// Seconds: `int`, `float`, a numeric `str` or `None`/empty; finite, and `>= 0` for durations.
-fn seconds(py: Python<'_>, field: &str, v: Option<&Bound<'_, PyAny>>, non_negative: bool) -> PyResult<Option<f64>> {
-    let Some(v) = v.filter(|v| !v.is_none()) else { return Ok(None) };
+fn seconds(
+    py: Python<'_>,
+    field: &str,
+    v: Option<&Bound<'_, PyAny>>,
+    non_negative: bool,
+) -> PyResult<Option<f64>> {
+    let Some(v) = v.filter(|v| !v.is_none()) else {
+        return Ok(None);
+    };
     let x = if v.is_instance_of::<PyBool>() {
         return Err(type_error(py, field, "a number of seconds", v));
     } else if v.is_instance_of::<PyInt>() || v.is_instance_of::<PyFloat>() {
-        v.extract::<f64>().map_err(|_| value_error(py, field, "out of range".into()))?
+        v.extract::<f64>()
+            .map_err(|_| value_error(py, field, "out of range".into()))?
     } else if let Ok(s) = v.cast::<PyString>() {
         let s = s.to_cow().unwrap_or(Cow::Borrowed("?"));
         if s.trim().is_empty() {
             return Ok(None);
         }
-        s.trim().parse::<f64>().map_err(|_| value_error(py, field, format!("{} is not a number", quote(&s))))?
+        s.trim()
+            .parse::<f64>()
+            .map_err(|_| value_error(py, field, format!("{} is not a number", quote(&s))))?
     } else {
         return Err(type_error(py, field, "int, float, numeric str or None", v));
     };
     if !x.is_finite() || (non_negative && x < 0.0) {
-        return Err(value_error(py, field, format!("{x} is not a valid number of seconds")));
+        return Err(value_error(
+            py,
+            field,
+            format!("{x} is not a valid number of seconds"),
+        ));
     }
     Ok(Some(x))
 }
@@ -171,7 +247,11 @@ fn field<'py>(
     }
 }
 
-fn score_mapping<'py>(py: Python<'py>, engine: &CoreEngine, obj: &Bound<'py, PyAny>) -> PyResult<CoreVerdict> {
+fn score_mapping<'py>(
+    py: Python<'py>,
+    engine: &CoreEngine,
+    obj: &Bound<'py, PyAny>,
+) -> PyResult<CoreVerdict> {
     let dict = obj.cast::<PyDict>().ok();
     let get = |key: &Bound<'py, PyString>| field(py, dict, obj, key);
     let caller = get(intern!(py, "caller"))?;
@@ -337,7 +417,11 @@ impl PyNumberInfo {
     /// ISO region (`"KZ"`, `"001"` for non-geographic), or None.
     #[getter]
     fn region(&self) -> Option<&str> {
-        self.info.as_ref().ok().and_then(|c| c.region.as_ref()).map(|r| r.as_str())
+        self.info
+            .as_ref()
+            .ok()
+            .and_then(|c| c.region.as_ref())
+            .map(|r| r.as_str())
     }
     /// Whether the number plan (and overlay) call the number valid.
     #[getter]
@@ -347,23 +431,36 @@ impl PyNumberInfo {
     /// phonenumbers' type name in lower case (`"mobile"`, ..., `"unknown"`).
     #[getter]
     fn r#type(&self) -> &'static str {
-        self.info.as_ref().map_or("unknown", |c| c.number_type.as_str())
+        self.info
+            .as_ref()
+            .map_or("unknown", |c| c.number_type.as_str())
     }
     /// Carrier the range was allocated to, for mobile and pager numbers; else None.
     #[getter]
     fn carrier(&self) -> Option<&str> {
-        self.info.as_ref().ok().and_then(|c| c.carrier).map(|id| self.engine.name(id))
+        self.info
+            .as_ref()
+            .ok()
+            .and_then(|c| c.carrier)
+            .map(|id| self.engine.name(id))
     }
     /// Area of a valid geographic number, where known; else None.
     #[getter]
     fn location(&self) -> Option<&str> {
-        self.info.as_ref().ok().and_then(|c| c.location).map(|id| self.engine.name(id))
+        self.info
+            .as_ref()
+            .ok()
+            .and_then(|c| c.location)
+            .map(|id| self.engine.name(id))
     }
     /// Overlay tags of the number's ranges.
     #[getter]
     fn tags<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         let bits = self.info.as_ref().map_or(0, |c| c.tags);
-        PyTuple::new(py, self.engine.overlay().tag_names(bits).collect::<Vec<_>>())
+        PyTuple::new(
+            py,
+            self.engine.overlay().tag_names(bits).collect::<Vec<_>>(),
+        )
     }
     /// Why the input is not a number (`"bad_character"`, `"too_long"`, ...), or None.
     #[getter]
@@ -374,15 +471,18 @@ impl PyNumberInfo {
     fn __repr__(&self) -> String {
         match &self.info {
             Ok(c) => format!(
-                "NumberInfo(e164={:?}, region={:?}, valid={}, type={:?}, carrier={:?}, location={:?})",
-                c.number.to_e164(),
-                c.region.map(|r| r.to_string()),
+                "NumberInfo(e164={}, region={}, valid={}, type={}, carrier={}, location={})",
+                py_repr(Some(&c.number.to_e164())),
+                py_repr(self.region()),
                 if c.valid { "True" } else { "False" },
-                c.number_type.as_str(),
-                self.carrier(),
-                self.location()
+                py_repr(Some(c.number_type.as_str())),
+                py_repr(self.carrier()),
+                py_repr(self.location())
             ),
-            Err(i) => format!("NumberInfo(e164=None, valid=False, invalid_reason={:?})", i.as_str()),
+            Err(i) => format!(
+                "NumberInfo(e164=None, valid=False, invalid_reason={})",
+                py_repr(Some(i.as_str()))
+            ),
         }
     }
 }
@@ -396,7 +496,10 @@ struct PyVerdict {
 
 impl PyVerdict {
     fn info(&self, info: &CoreInfo) -> PyNumberInfo {
-        PyNumberInfo { info: *info, engine: self.engine.clone() }
+        PyNumberInfo {
+            info: *info,
+            engine: self.engine.clone(),
+        }
     }
 }
 
@@ -434,8 +537,14 @@ impl PyVerdict {
     }
 
     fn __repr__(&self) -> String {
-        let reasons: Vec<_> = self.inner.reason_ids().collect();
-        format!("Verdict(action={:?}, score={:.3}, reasons={:?})", self.inner.action.as_str(), self.inner.score, reasons)
+        let reasons: Vec<String> = self.inner.reason_ids().map(|r| py_repr(Some(r))).collect();
+        let comma = if reasons.len() == 1 { "," } else { "" };
+        format!(
+            "Verdict(action={}, score={:.3}, reasons=({}{comma}))",
+            py_repr(Some(self.inner.action.as_str())),
+            self.inner.score,
+            reasons.join(", ")
+        )
     }
 }
 
@@ -450,20 +559,26 @@ impl PyPlan {
     /// Compiles a plan from the JSON that `fraudcore._plan.extract_source()` produces.
     #[staticmethod]
     fn compile(py: Python<'_>, source_json: &str) -> PyResult<Self> {
-        let result = py.detach(|| PlanSource::from_json(source_json).and_then(|s| CorePlan::compile(&s)));
-        result.map(|p| PyPlan { inner: Arc::new(p) }).map_err(|e| to_py_err(py, e))
+        let result =
+            py.detach(|| PlanSource::from_json(source_json).and_then(|s| CorePlan::compile(&s)));
+        result
+            .map(|p| PyPlan { inner: Arc::new(p) })
+            .map_err(|e| to_py_err(py, e))
     }
 
     /// Loads a plan file written by `save`.
     #[staticmethod]
     fn load(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
         let result = py.detach(|| CorePlan::load(&path));
-        result.map(|p| PyPlan { inner: Arc::new(p) }).map_err(|e| to_py_err(py, e))
+        result
+            .map(|p| PyPlan { inner: Arc::new(p) })
+            .map_err(|e| to_py_err(py, e))
     }
 
     /// Writes the plan atomically.
     fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
-        py.detach(|| self.inner.save(&path)).map_err(|e| to_py_err(py, e))
+        py.detach(|| self.inner.save(&path))
+            .map_err(|e| to_py_err(py, e))
     }
 
     /// Where the data came from, e.g. `"phonenumbers 9.0.43"`.
@@ -494,7 +609,10 @@ fn load_default_plan(py: Python<'_>) -> PyResult<Arc<CorePlan>> {
 }
 
 fn read_overlay(path: &std::path::Path) -> crate::Result<Overlay> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
     Overlay::parse(&text, &path.display().to_string())
 }
 
@@ -534,8 +652,11 @@ impl PyEngine {
             Some(path) => read_overlay(&path).map_err(|e| to_py_err(py, e))?,
             None => Overlay::empty(),
         };
-        let engine = CoreEngine::with_overlay(plan, config, overlay).map_err(|e| to_py_err(py, e))?;
-        Ok(PyEngine { inner: Arc::new(engine) })
+        let engine =
+            CoreEngine::with_overlay(plan, config, overlay).map_err(|e| to_py_err(py, e))?;
+        Ok(PyEngine {
+            inner: Arc::new(engine),
+        })
     }
 
     /// Scores one call: a dict or Mapping with the call fields, or a `fraudcore.Call`.
@@ -545,32 +666,60 @@ impl PyEngine {
         } else if call.is_instance_of::<PyDict>() || call.hasattr(intern!(py, "keys"))? {
             score_mapping(py, &self.inner, call)?
         } else {
-            return Err(type_error(py, "call", "a dict, a Mapping or fraudcore.Call", call));
+            return Err(type_error(
+                py,
+                "call",
+                "a dict, a Mapping or fraudcore.Call",
+                call,
+            ));
         };
-        Ok(PyVerdict { inner, engine: self.inner.clone() })
+        Ok(PyVerdict {
+            inner,
+            engine: self.inner.clone(),
+        })
     }
 
     /// E.164 form of a raw number read on `ingress`, or None if it is not a number.
     #[pyo3(signature = (raw, ingress="national"))]
-    fn normalize(&self, py: Python<'_>, raw: &Bound<'_, PyAny>, ingress: &str) -> PyResult<Option<String>> {
+    fn normalize(
+        &self,
+        py: Python<'_>,
+        raw: &Bound<'_, PyAny>,
+        ingress: &str,
+    ) -> PyResult<Option<String>> {
         let raw = text(py, "raw", Some(raw))?;
         let ingress = ingress_arg(py, ingress)?;
-        Ok(self.inner.normalize(&raw, ingress).ok().map(|n| n.to_e164()))
+        Ok(self
+            .inner
+            .normalize(&raw, ingress)
+            .ok()
+            .map(|n| n.to_e164()))
     }
 
     /// Classifies a number in international form (`+` and country code first).
     fn classify(&self, py: Python<'_>, number: &Bound<'_, PyAny>) -> PyResult<PyNumberInfo> {
         let raw = text(py, "number", Some(number))?;
         let info = self.inner.lookup(&raw, Ingress::International);
-        Ok(PyNumberInfo { info, engine: self.inner.clone() })
+        Ok(PyNumberInfo {
+            info,
+            engine: self.inner.clone(),
+        })
     }
 
     /// Normalises a raw number read on `ingress` and classifies it.
     #[pyo3(signature = (raw, ingress="national"))]
-    fn lookup(&self, py: Python<'_>, raw: &Bound<'_, PyAny>, ingress: &str) -> PyResult<PyNumberInfo> {
+    fn lookup(
+        &self,
+        py: Python<'_>,
+        raw: &Bound<'_, PyAny>,
+        ingress: &str,
+    ) -> PyResult<PyNumberInfo> {
         let raw = text(py, "raw", Some(raw))?;
         let ingress = ingress_arg(py, ingress)?;
-        Ok(PyNumberInfo { info: self.inner.lookup(&raw, ingress), engine: self.inner.clone() })
+        Ok(PyNumberInfo {
+            info: self.inner.lookup(&raw, ingress),
+            engine: self.inner.clone(),
+        })
     }
 
     /// Whether a dialled number is a home emergency number.
@@ -587,7 +736,9 @@ impl PyEngine {
     /// The numbering plan in use.
     #[getter]
     fn plan(&self) -> PyPlan {
-        PyPlan { inner: self.inner.plan_arc() }
+        PyPlan {
+            inner: self.inner.plan_arc(),
+        }
     }
 
     fn __repr__(&self) -> String {
@@ -603,8 +754,14 @@ impl PyEngine {
 }
 
 /// Values that identify an invalid number, for `fraudcore.INVALID_REASONS`.
-const INVALID_REASONS: [Invalid; 6] =
-    [Invalid::Empty, Invalid::Withheld, Invalid::BadCharacter, Invalid::TooShort, Invalid::TooLong, Invalid::UnknownCountryCode];
+const INVALID_REASONS: [Invalid; 6] = [
+    Invalid::Empty,
+    Invalid::Withheld,
+    Invalid::BadCharacter,
+    Invalid::TooShort,
+    Invalid::TooLong,
+    Invalid::UnknownCountryCode,
+];
 
 #[pymodule(gil_used = false)]
 fn _fraudcore(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -615,6 +772,9 @@ fn _fraudcore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyPlan>()?;
     m.add_class::<PyEngine>()?;
     let reasons: Vec<&str> = INVALID_REASONS.iter().map(|i| i.as_str()).collect();
-    m.add("INVALID_REASONS", PyTuple::new(m.py(), reasons)?.into_py_any(m.py())?)?;
+    m.add(
+        "INVALID_REASONS",
+        PyTuple::new(m.py(), reasons)?.into_py_any(m.py())?,
+    )?;
     Ok(())
 }

@@ -25,7 +25,14 @@ pub struct PrefixTrie<V> {
 
 impl<V> Default for PrefixTrie<V> {
     fn default() -> Self {
-        PrefixTrie { nodes: vec![Node { first_child: 0, value: NO_VALUE, mask: 0 }], values: Vec::new() }
+        PrefixTrie {
+            nodes: vec![Node {
+                first_child: 0,
+                value: NO_VALUE,
+                mask: 0,
+            }],
+            values: Vec::new(),
+        }
     }
 }
 
@@ -38,7 +45,10 @@ pub struct TrieBuilder<V> {
 
 impl<V> Default for TrieBuilder<V> {
     fn default() -> Self {
-        TrieBuilder { children: vec![[0; 10]], values: vec![None] }
+        TrieBuilder {
+            children: vec![[0; 10]],
+            values: vec![None],
+        }
     }
 }
 
@@ -51,7 +61,11 @@ impl<V> TrieBuilder<V> {
     /// Inserts `prefix` (ASCII digits; anything else is ignored) with `value`.
     pub fn insert(&mut self, prefix: &[u8], value: V) {
         let mut node = 0usize;
-        for d in prefix.iter().filter(|b| b.is_ascii_digit()).map(|b| usize::from(b - b'0')) {
+        for d in prefix
+            .iter()
+            .filter(|b| b.is_ascii_digit())
+            .map(|b| usize::from(b - b'0'))
+        {
             let next = self.children[node][d];
             node = if next == 0 {
                 let id = self.children.len();
@@ -89,7 +103,11 @@ impl<V> TrieBuilder<V> {
                 }
                 None => NO_VALUE,
             };
-            nodes.push(Node { first_child, value, mask });
+            nodes.push(Node {
+                first_child,
+                value,
+                mask,
+            });
         }
         PrefixTrie { nodes, values }
     }
@@ -126,7 +144,9 @@ impl<V> PrefixTrie<V> {
 
     /// The value stored for exactly `prefix`.
     pub fn get(&self, prefix: &[u8]) -> Option<&V> {
-        self.longest_prefix(prefix).filter(|(depth, _)| *depth == prefix.len()).map(|(_, v)| v)
+        self.longest_prefix(prefix)
+            .filter(|(depth, _)| *depth == prefix.len())
+            .map(|(_, v)| v)
     }
 
     /// How many prefixes carry a value.
@@ -146,7 +166,8 @@ impl<V> PrefixTrie<V> {
 
     /// Heap bytes used by the nodes and values (the figure the README reports per prefix).
     pub fn heap_bytes(&self) -> usize {
-        self.nodes.len() * std::mem::size_of::<Node>() + self.values.len() * std::mem::size_of::<V>()
+        self.nodes.len() * std::mem::size_of::<Node>()
+            + self.values.len() * std::mem::size_of::<V>()
     }
 }
 

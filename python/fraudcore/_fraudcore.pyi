@@ -3,12 +3,16 @@
 from os import PathLike
 from typing import Any, Dict, Literal, Mapping, Optional, Sequence, Tuple, Union
 
+from typing_extensions import disjoint_base, final
+
+__all__ = ["__version__", "Call", "NumberInfo", "Verdict", "NumberingPlan", "Engine", "INVALID_REASONS"]
 __version__: str
 INVALID_REASONS: Tuple[str, ...]
 
 _Text = Union[str, bytes, int, None]
 _Ingress = Literal["international", "national", "onnet"]
 
+@final
 class Call:
     def __new__(
         cls,
@@ -42,6 +46,7 @@ class Call:
     @property
     def network_number(self) -> Optional[str]: ...
 
+@final
 class NumberInfo:
     @property
     def e164(self) -> Optional[str]: ...
@@ -60,6 +65,7 @@ class NumberInfo:
     @property
     def invalid_reason(self) -> Optional[str]: ...
 
+@final
 class Verdict:
     @property
     def action(self) -> str: ...
@@ -74,6 +80,7 @@ class Verdict:
     @property
     def network_number(self) -> Optional[NumberInfo]: ...
 
+@final
 class NumberingPlan:
     @staticmethod
     def compile(source_json: str) -> NumberingPlan: ...
@@ -84,6 +91,7 @@ class NumberingPlan:
     def source(self) -> str: ...
     def stats(self) -> Dict[str, int]: ...
 
+@disjoint_base
 class Engine:
     def __new__(
         cls,

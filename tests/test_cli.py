@@ -1,0 +1,33 @@
+"""The `fraudcore` command."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from fraudcore.cli import main
+
+
+def test_demo_scores_the_bundled_calls(capsys):
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "spoofed_home_cli" in out and "14 calls: 6 allow, 2 flag, 6 block." in out
+
+
+def test_normalize_and_classify(capsys):
+    assert main(["normalize", "8 (701) 123-45-67", "junk"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["8 (701) 123-45-67\t+77011234567", "junk\t-"]
+    assert main(["classify", "+79161234567"]) == 0
+    assert "region='RU'" in capsys.readouterr().out
+
+
+def test_missing_file_exits_1(capsys):
+    assert main(["demo", "--calls", "/nonexistent.csv"]) == 1
+    assert "nonexistent" in capsys.readouterr().err
+
+
+def test_console_script_is_installed():
+    out = subprocess.run(
+        [sys.executable, "-m", "fraudcore.cli", "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.startswith("fraudcore ")
