@@ -6,15 +6,35 @@
 //! - a home-country caller on `international` ingress whose `roaming` is not `true` is blocked
 //!   (`spoofed_home_cli`); the same for the network-asserted number (`spoofed_home_network_number`);
 //! - a call to a home emergency number is never blocked (`emergency_callee`).
+//!
+//! Then the caller and the network number are looked up in the engine's lists
+//! ([`NumberList`]): a definite hit on a blocklist (`blocklist:NAME`) or do-not-originate
+//! list (`dno:NAME`) blocks; a bloom-only hit (`partner:NAME`, or a bloom-only blocklist)
+//! adds [`PROBABLE_HIT_WEIGHT`]; a definite allowlist hit (`allowlist:NAME`) cancels the
+//! list-based reasons — it vouches for the number, not for the route, so the spoofing and
+//! validity checks still apply. Network-number hits carry the suffix `:network_number`.
 
 use crate::call::Call;
 use crate::normalize::{normalize, DialPlan, Ingress, Invalid};
 use crate::number::{Number, MAX_DIGITS};
+use crate::numberlist::{ListKind, Membership, NumberList};
 use crate::numplan::{Classification, NumberingPlan};
 use crate::overlay::{Overlay, OVERLAY_NAME};
-use crate::verdict::{Action, NumberInfo, Reason, Verdict};
+use crate::verdict::{Action, NumberInfo, Reason, ReasonId, Verdict};
 use crate::{Error, Result};
+use arc_swap::ArcSwap;
 use std::sync::Arc;
+
+/// Score weight of a bloom-only (probable) list hit: enough to flag, not to block.
+pub const PROBABLE_HIT_WEIGHT: f64 = 0.6;
+
+fn builtin(id: &'static str, weight: f64, forces: Option<Action>) -> Reason {
+    Reason {
+        id: ReasonId::Builtin(id),
+        weight,
+        forces,
+    }
+}
 
 /// Engine settings. `Default` is the Kazakhstan deployment.
 #[derive(Clone, Debug)]
@@ -54,6 +74,7 @@ pub struct Engine {
     emergency: Option<regex::Regex>,
     extra_emergency: Vec<String>,
     config: EngineConfig,
+    lists: ArcSwap<Vec<Arc<NumberList>>>,
 }
 
 impl Engine {
@@ -102,6 +123,7 @@ impl Engine {
             overlay,
             emergency,
             config,
+            lists: ArcSwap::from_pointee(Vec::new()),
         })
     }
 
@@ -149,6 +171,37 @@ impl Engine {
     #[inline]
     pub fn lookup(&self, raw: &str, ingress: Ingress) -> NumberInfo {
         self.normalize(raw, ingress).map(|n| self.classify(n))
+    }
+
+    /// Adds a list, or atomically replaces the list of the same name: a call being scored
+    /// sees the old set of lists or the new one, never a mix.
+    pub fn set_list(&self, list: Arc<NumberList>) {
+        self.lists.rcu(|current| {
+            let mut next: Vec<Arc<NumberList>> = current
+                .iter()
+                .filter(|l| l.name() != list.name())
+                .cloned()
+                .collect();
+            next.push(list.clone());
+            next
+        });
+    }
+
+    /// Removes a list by name; returns whether one was there.
+    pub fn remove_list(&self, name: &str) -> bool {
+        let before = self.lists.rcu(|current| {
+            current
+                .iter()
+                .filter(|l| l.name() != name)
+                .cloned()
+                .collect::<Vec<_>>()
+        });
+        before.iter().any(|l| l.name() == name)
+    }
+
+    /// The lists in use.
+    pub fn lists(&self) -> Arc<Vec<Arc<NumberList>>> {
+        self.lists.load_full()
     }
 
     /// A carrier or location name id from a classification.
@@ -205,49 +258,34 @@ impl Engine {
         let mut reasons: Vec<Reason> = Vec::new();
         let from_abroad = call.ingress == Ingress::International && call.roaming != Some(true);
         match &caller {
-            Err(Invalid::Withheld) => reasons.push(Reason {
-                id: "cli_withheld",
-                weight: 0.5,
-                forces: None,
-            }),
-            Err(_) => reasons.push(Reason {
-                id: "invalid_cli",
-                weight: 1.0,
-                forces: Some(Action::Block),
-            }),
+            Err(Invalid::Withheld) => reasons.push(builtin("cli_withheld", 0.5, None)),
+            Err(_) => reasons.push(builtin("invalid_cli", 1.0, Some(Action::Block))),
             Ok(c) => {
                 if !c.valid {
-                    reasons.push(Reason {
-                        id: "unallocated_cli",
-                        weight: 1.0,
-                        forces: Some(Action::Block),
-                    });
+                    reasons.push(builtin("unallocated_cli", 1.0, Some(Action::Block)));
                 }
                 if from_abroad && self.is_home(c) {
-                    reasons.push(Reason {
-                        id: "spoofed_home_cli",
-                        weight: 0.95,
-                        forces: Some(Action::Block),
-                    });
+                    reasons.push(builtin("spoofed_home_cli", 0.95, Some(Action::Block)));
                 }
             }
         }
         if let Some(Ok(n)) = &network_number {
             if from_abroad && self.is_home(n) {
-                reasons.push(Reason {
-                    id: "spoofed_home_network_number",
-                    weight: 0.95,
-                    forces: Some(Action::Block),
-                });
+                reasons.push(builtin(
+                    "spoofed_home_network_number",
+                    0.95,
+                    Some(Action::Block),
+                ));
             }
+        }
+        let lists = self.lists.load();
+        if !lists.is_empty() {
+            let network = network_number.as_ref().and_then(|n| n.as_ref().ok());
+            list_reasons(&lists, caller.as_ref().ok(), network, &mut reasons);
         }
         let emergency = self.is_emergency(call.callee);
         if emergency {
-            reasons.push(Reason {
-                id: "emergency_callee",
-                weight: 0.0,
-                forces: None,
-            });
+            reasons.push(builtin("emergency_callee", 0.0, None));
         }
         reasons.sort_by(|a, b| b.forces.cmp(&a.forces).then(b.weight.total_cmp(&a.weight)));
         let score = 1.0
@@ -277,6 +315,66 @@ impl Engine {
     }
 }
 
+/// Appends the reasons list hits give; a definite allowlist hit cancels the others.
+fn list_reasons(
+    lists: &[Arc<NumberList>],
+    caller: Option<&Classification>,
+    network: Option<&Classification>,
+    out: &mut Vec<Reason>,
+) {
+    let first = out.len();
+    let mut allowed = false;
+    for (number, is_network) in [(caller, false), (network, true)] {
+        let Some(number) = number else { continue };
+        for list in lists {
+            let hit = list.contains(number.number.value());
+            if hit == Membership::Absent {
+                continue;
+            }
+            let id = ReasonId::List(
+                if is_network {
+                    list.network_reason()
+                } else {
+                    list.reason()
+                }
+                .clone(),
+            );
+            let reason = match (list.kind(), hit) {
+                (ListKind::Allow, Membership::Present) => {
+                    allowed |= !is_network;
+                    Reason {
+                        id,
+                        weight: 0.0,
+                        forces: None,
+                    }
+                }
+                (ListKind::Allow, _) => continue, // a bloom false positive must not allow
+                (ListKind::Block | ListKind::Dno, Membership::Present) => Reason {
+                    id,
+                    weight: 1.0,
+                    forces: Some(Action::Block),
+                },
+                _ => Reason {
+                    id,
+                    weight: PROBABLE_HIT_WEIGHT,
+                    forces: None,
+                },
+            };
+            out.push(reason);
+        }
+    }
+    if allowed {
+        let mut i = first;
+        while i < out.len() {
+            if out[i].weight > 0.0 {
+                out.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,8 +384,67 @@ mod tests {
         Engine::new(sample_plan(), EngineConfig::default()).unwrap()
     }
 
-    fn ids(v: &Verdict) -> Vec<&'static str> {
+    fn ids(v: &Verdict) -> Vec<&str> {
         v.reason_ids().collect()
+    }
+
+    #[test]
+    fn lists_block_flag_and_allow() {
+        let e = engine();
+        let kz = 77011234567u64;
+        e.set_list(Arc::new(
+            NumberList::build("fraud", ListKind::Block, vec![kz], 1e-3, 0).unwrap(),
+        ));
+        let call = Call {
+            caller: "+77011234567",
+            callee: "87272123456",
+            ..Call::national()
+        };
+        let v = e.score(&call);
+        assert_eq!(
+            (v.action, ids(&v)),
+            (Action::Block, vec!["blocklist:fraud"])
+        );
+        let partner = NumberList::build("p", ListKind::Block, vec![79161234567], 1e-3, 0)
+            .unwrap()
+            .to_filter("beeline", ListKind::Partner, 100, 1e-3, 0)
+            .unwrap();
+        e.set_list(Arc::new(partner));
+        let v = e.score(&Call {
+            caller: "+79161234567",
+            ..call
+        });
+        assert_eq!((v.action, ids(&v)), (Action::Flag, vec!["partner:beeline"]));
+        e.set_list(Arc::new(
+            NumberList::build("verified", ListKind::Allow, vec![kz], 1e-3, 0).unwrap(),
+        ));
+        let v = e.score(&call);
+        assert_eq!(
+            (v.action, ids(&v)),
+            (Action::Allow, vec!["allowlist:verified"])
+        );
+        // The allowlist vouches for the number, not the route.
+        let v = e.score(&Call {
+            ingress: Ingress::International,
+            ..call
+        });
+        assert_eq!(v.action, Action::Block);
+        assert!(ids(&v).contains(&"spoofed_home_cli"));
+        assert!(e.remove_list("verified") && !e.remove_list("verified"));
+        let v = e.score(&Call {
+            network_number: Some("+77011234567"),
+            caller: "+77051234567",
+            ..call
+        });
+        assert_eq!(ids(&v), ["blocklist:fraud:network_number"]);
+        e.set_list(Arc::new(
+            NumberList::build("fraud", ListKind::Dno, vec![], 1e-3, 0).unwrap(),
+        ));
+        assert_eq!(
+            e.score(&call).action,
+            Action::Allow,
+            "replaced by an empty list"
+        );
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! calling-line identity (CLI) is plausible. The data flow follows the modules:
 //!
 //! raw call ([`call`]) → normalise ([`normalize`]) → classify ([`numplan`], [`overlay`], built on
-//! [`trie`]) → evaluate ([`engine`]) → [`verdict`].
+//! [`trie`]) → look up ([`numberlist`]: [`bloom`] in front of [`exact`], loaded by [`listload`])
+//! → evaluate ([`engine`]) → [`verdict`].
 //!
 //! ```
 //! use _fraudcore::{engine::{Engine, EngineConfig}, call::Call, metadata::PlanSource, numplan::NumberingPlan};
@@ -21,18 +22,23 @@
 //! Nothing here depends on Python; `python.rs` (behind the `python` feature) is the only
 //! binding layer.
 
+pub mod bloom;
 pub mod call;
 pub mod engine;
 pub mod error;
+pub mod exact;
+pub mod listload;
 pub mod metadata;
 pub mod normalize;
 pub mod number;
+pub mod numberlist;
 pub mod numplan;
 pub mod numtype;
 pub mod overlay;
 pub mod persist;
 pub mod trie;
 pub mod verdict;
+pub mod words;
 
 #[cfg(feature = "python")]
 mod python;

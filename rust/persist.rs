@@ -12,8 +12,9 @@
 //! ```
 
 use crate::{Error, Result};
-use std::io::Write;
-use std::path::Path;
+use std::fs::File;
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 
 /// Header size in bytes.
 pub const HEADER_LEN: usize = 24;
@@ -103,6 +104,111 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     result.map_err(io)
 }
 
+/// Streams a persisted file section by section, then commits it atomically: a temporary
+/// file beside the target, the header filled in last, fsync, rename. Dropped unfinished, it
+/// removes the temporary file and leaves the old file untouched.
+pub struct FileWriter {
+    out: Option<BufWriter<File>>,
+    crc: crc32fast::Hasher,
+    len: u64,
+    tmp: PathBuf,
+    path: PathBuf,
+}
+
+impl FileWriter {
+    /// Starts writing `path` with the given magic and format version.
+    pub fn create(path: &Path, magic: &[u8; 8], version: u32) -> Result<FileWriter> {
+        let tmp = temp_path(path);
+        let file = File::create(&tmp).map_err(|source| Error::Io {
+            path: tmp.clone(),
+            source,
+        })?;
+        let mut w = FileWriter {
+            out: Some(BufWriter::with_capacity(1 << 20, file)),
+            crc: crc32fast::Hasher::new(),
+            len: 0,
+            tmp,
+            path: path.to_owned(),
+        };
+        let mut header = [0u8; HEADER_LEN];
+        header[..8].copy_from_slice(magic);
+        header[8..12].copy_from_slice(&version.to_le_bytes());
+        w.raw(&header)?;
+        Ok(w)
+    }
+
+    fn io(&self, source: std::io::Error) -> Error {
+        Error::Io {
+            path: self.tmp.clone(),
+            source,
+        }
+    }
+
+    fn raw(&mut self, bytes: &[u8]) -> Result<()> {
+        let result = match self.out.as_mut() {
+            Some(out) => out.write_all(bytes),
+            None => Ok(()),
+        };
+        result.map_err(|e| self.io(e))
+    }
+
+    /// Appends payload bytes.
+    pub fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        self.crc.update(bytes);
+        self.len += bytes.len() as u64;
+        self.raw(bytes)
+    }
+
+    /// Appends `u64` words, little endian.
+    pub fn write_words(&mut self, words: &[u64]) -> Result<()> {
+        if cfg!(target_endian = "little") {
+            self.write(bytemuck::cast_slice(words))
+        } else {
+            for w in words {
+                self.write(&w.to_le_bytes())?;
+            }
+            Ok(())
+        }
+    }
+
+    /// Fills in the header, syncs and renames over the target.
+    pub fn finish(mut self) -> Result<()> {
+        let Some(out) = self.out.take() else {
+            return Ok(());
+        };
+        let crc = std::mem::take(&mut self.crc).finalize();
+        let len = self.len;
+        let result = (|| {
+            let mut file = out.into_inner().map_err(|e| e.into_error())?;
+            file.seek(SeekFrom::Start(12))?;
+            file.write_all(&crc.to_le_bytes())?;
+            file.write_all(&len.to_le_bytes())?;
+            file.sync_all()?;
+            std::fs::rename(&self.tmp, &self.path)
+        })();
+        result.map_err(|e| self.io(e))
+    }
+}
+
+impl Drop for FileWriter {
+    fn drop(&mut self) {
+        if self.out.is_some() || self.tmp.exists() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+fn temp_path(path: &Path) -> PathBuf {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map_or("fraudcore".into(), |n| n.to_string_lossy());
+    dir.join(format!(".{name}.tmp{}", std::process::id()))
+}
+
 /// Reads a whole file.
 pub fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|source| Error::Io {
@@ -137,5 +243,25 @@ mod tests {
             .to_string()
             .contains("version 3"));
         assert!(decode(b"OTHER\0\0\0", 3, &bytes, "t").is_err());
+    }
+
+    #[test]
+    fn streamed_file_equals_encoded_bytes_and_drop_leaves_no_trace() {
+        let dir = std::env::temp_dir().join(format!("fc-persist-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("x.bin");
+        let mut w = FileWriter::create(&path, MAGIC, 3).unwrap();
+        w.write(b"pay").unwrap();
+        w.write_words(&[0x0102_0304_0506_0708]).unwrap();
+        w.finish().unwrap();
+        let mut payload = b"pay".to_vec();
+        payload.extend_from_slice(&0x0102_0304_0506_0708u64.to_le_bytes());
+        assert_eq!(std::fs::read(&path).unwrap(), encode(MAGIC, 3, &payload));
+        let mut unfinished = FileWriter::create(&path, MAGIC, 3).unwrap();
+        unfinished.write(b"half").unwrap();
+        drop(unfinished);
+        assert_eq!(std::fs::read(&path).unwrap(), encode(MAGIC, 3, &payload));
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -5,8 +5,10 @@
 
 use crate::call::{Attestation, Call};
 use crate::engine::{Engine as CoreEngine, EngineConfig};
+use crate::listload::{parse_list, LoadReport};
 use crate::metadata::PlanSource;
 use crate::normalize::{Ingress, Invalid};
+use crate::numberlist::{ListKind, Membership, NumberList};
 use crate::numplan::NumberingPlan as CorePlan;
 use crate::overlay::Overlay;
 use crate::verdict::{NumberInfo as CoreInfo, Verdict as CoreVerdict};
@@ -727,6 +729,29 @@ impl PyEngine {
         Ok(self.inner.is_emergency(&text(py, "callee", Some(callee))?))
     }
 
+    /// Adds a list, or atomically replaces the list of the same name.
+    fn set_list(&self, list: &Bound<'_, PyNumberList>) {
+        self.inner.set_list(list.get().inner.clone());
+    }
+
+    /// Removes a list by name; returns whether one was there.
+    fn remove_list(&self, name: &str) -> bool {
+        self.inner.remove_list(name)
+    }
+
+    /// The lists in use.
+    #[getter]
+    fn lists(&self) -> Vec<PyNumberList> {
+        self.inner
+            .lists()
+            .iter()
+            .map(|l| PyNumberList {
+                inner: l.clone(),
+                report: None,
+            })
+            .collect()
+    }
+
     /// The home region's ISO code.
     #[getter]
     fn home_region(&self) -> String {
@@ -753,6 +778,291 @@ impl PyEngine {
     }
 }
 
+/// An E.164 key for list operations: an `int` (the digits) or a `str` (`+` optional,
+/// separators allowed). `None` if it is no E.164 number.
+fn list_key(v: &Bound<'_, PyAny>) -> Option<u64> {
+    if v.is_instance_of::<PyInt>() && !v.is_instance_of::<PyBool>() {
+        return v
+            .extract::<u64>()
+            .ok()
+            .filter(|&n| n > 0 && n < 10_000_000_000_000_000_000);
+    }
+    let s = v.cast::<PyString>().ok()?.to_cow().ok()?;
+    let s = s.trim();
+    let s = s.strip_prefix('+').unwrap_or(s);
+    let mut n: u64 = 0;
+    let mut digits = 0;
+    for b in s.bytes() {
+        match b {
+            b'0'..=b'9' => {
+                if digits == 0 && b == b'0' {
+                    return None;
+                }
+                n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+                digits += 1;
+            }
+            b' ' | b'-' | b'.' | b'(' | b')' => {}
+            _ => return None,
+        }
+    }
+    (1..=19).contains(&digits).then_some(n)
+}
+
+fn required_key(py: Python<'_>, v: &Bound<'_, PyAny>) -> PyResult<u64> {
+    list_key(v).ok_or_else(|| {
+        let shown = v.repr().map(|r| r.to_string()).unwrap_or_default();
+        value_error(
+            py,
+            "number",
+            format!(
+                "{} is not an E.164 number (int or '+CC…' str)",
+                quote(&shown)
+            ),
+        )
+    })
+}
+
+fn report_dict<'py>(py: Python<'py>, r: &LoadReport) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("lines", r.lines)?;
+    d.set_item("numbers", r.numbers)?;
+    d.set_item("bad", r.bad)?;
+    let bad: Vec<(u64, &str, &str)> = r
+        .first_bad
+        .iter()
+        .map(|b| (b.line, b.text.as_str(), b.reason))
+        .collect();
+    d.set_item("first_bad", bad)?;
+    Ok(d)
+}
+
+/// A number list (`fraudcore.NumberList`): a read-only set with live updates.
+#[pyclass(frozen, module = "fraudcore._fraudcore", name = "NumberList")]
+struct PyNumberList {
+    inner: Arc<NumberList>,
+    report: Option<LoadReport>,
+}
+
+fn wrap_list(list: NumberList) -> PyNumberList {
+    PyNumberList {
+        inner: Arc::new(list),
+        report: None,
+    }
+}
+
+#[pymethods]
+impl PyNumberList {
+    /// Reads a text file (one number per line, any format the engine's normaliser reads).
+    #[staticmethod]
+    #[pyo3(signature = (engine, path, *, name=None, kind="block", fpr=1e-4, seed=0, strict=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn from_file(
+        py: Python<'_>,
+        engine: &Bound<'_, PyEngine>,
+        path: PathBuf,
+        name: Option<String>,
+        kind: &str,
+        fpr: f64,
+        seed: u64,
+        strict: bool,
+    ) -> PyResult<Self> {
+        let engine = engine.get().inner.clone();
+        let kind = ListKind::parse(kind).map_err(|e| to_py_err(py, e))?;
+        let name = name.unwrap_or_else(|| {
+            path.file_stem()
+                .map_or("list".into(), |s| s.to_string_lossy().into_owned())
+        });
+        let result = py.detach(|| -> crate::Result<(NumberList, LoadReport)> {
+            let text = crate::persist::read(&path)?;
+            let (keys, report) = parse_list(&engine, &text, &path.display().to_string(), strict)?;
+            Ok((NumberList::build(&name, kind, keys, fpr, seed)?, report))
+        });
+        let (list, report) = result.map_err(|e| to_py_err(py, e))?;
+        Ok(PyNumberList {
+            inner: Arc::new(list),
+            report: Some(report),
+        })
+    }
+
+    /// Builds a list from an iterable of E.164 numbers (`int` or `'+CC…'` strings).
+    #[staticmethod]
+    #[pyo3(signature = (numbers, *, name, kind="block", fpr=1e-4, seed=0))]
+    fn from_numbers(
+        py: Python<'_>,
+        numbers: &Bound<'_, PyAny>,
+        name: &str,
+        kind: &str,
+        fpr: f64,
+        seed: u64,
+    ) -> PyResult<Self> {
+        let kind = ListKind::parse(kind).map_err(|e| to_py_err(py, e))?;
+        let mut keys = Vec::new();
+        for item in numbers.try_iter()? {
+            keys.push(required_key(py, &item?)?);
+        }
+        let list = py
+            .detach(|| NumberList::build(name, kind, keys, fpr, seed))
+            .map_err(|e| to_py_err(py, e))?;
+        Ok(wrap_list(list))
+    }
+
+    /// Opens a list file through a memory map (no copy).
+    #[staticmethod]
+    fn load(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        py.detach(|| NumberList::load(&path))
+            .map(wrap_list)
+            .map_err(|e| to_py_err(py, e))
+    }
+
+    /// Saves the list (base and delta) atomically.
+    fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+        py.detach(|| self.inner.save(&path))
+            .map_err(|e| to_py_err(py, e))
+    }
+
+    /// A bloom-only copy for partners; filters with equal capacity, fpr and seed merge.
+    #[pyo3(signature = (*, capacity, fpr=1e-4, seed=0, name=None, kind=None))]
+    fn to_filter(
+        &self,
+        py: Python<'_>,
+        capacity: u64,
+        fpr: f64,
+        seed: u64,
+        name: Option<String>,
+        kind: Option<&str>,
+    ) -> PyResult<Self> {
+        let name = name.unwrap_or_else(|| self.inner.name().to_owned());
+        let kind = kind
+            .map_or(Ok(self.inner.kind()), ListKind::parse)
+            .map_err(|e| to_py_err(py, e))?;
+        py.detach(|| self.inner.to_filter(&name, kind, capacity, fpr, seed))
+            .map(wrap_list)
+            .map_err(|e| to_py_err(py, e))
+    }
+
+    /// Bitwise OR with another filter of identical parameters.
+    #[pyo3(signature = (other, *, name=None))]
+    fn merge(
+        &self,
+        py: Python<'_>,
+        other: &Bound<'_, PyNumberList>,
+        name: Option<String>,
+    ) -> PyResult<Self> {
+        let name = name.unwrap_or_else(|| self.inner.name().to_owned());
+        let other = other.get().inner.clone();
+        py.detach(|| self.inner.merge(&other, &name))
+            .map(wrap_list)
+            .map_err(|e| to_py_err(py, e))
+    }
+
+    /// Adds a number; returns whether the list changed.
+    fn add(&self, py: Python<'_>, number: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let key = required_key(py, number)?;
+        self.inner.add(key).map_err(|e| to_py_err(py, e))
+    }
+
+    /// Removes a number; returns whether the list changed.
+    fn remove(&self, py: Python<'_>, number: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let key = required_key(py, number)?;
+        self.inner.remove(key).map_err(|e| to_py_err(py, e))
+    }
+
+    /// Folds the delta into the compact base.
+    fn compact(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| self.inner.compact())
+            .map_err(|e| to_py_err(py, e))
+    }
+
+    /// `"present"`, `"probable"` (bloom-only hit) or `"absent"`.
+    fn lookup(&self, number: &Bound<'_, PyAny>) -> &'static str {
+        match list_key(number).map(|k| self.inner.contains(k)) {
+            Some(Membership::Present) => "present",
+            Some(Membership::Probable) => "probable",
+            _ => "absent",
+        }
+    }
+
+    fn __contains__(&self, number: &Bound<'_, PyAny>) -> bool {
+        list_key(number).is_some_and(|k| self.inner.contains(k) != Membership::Absent)
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len() as usize
+    }
+
+    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let numbers = self
+            .inner
+            .numbers()
+            .map_err(|e| raise(py, "InvalidTypeError", (e.to_string(),)))?;
+        let strings: Vec<String> = numbers.iter().map(|n| format!("+{n}")).collect();
+        pyo3::types::PyList::new(py, strings)?
+            .try_iter()
+            .map(|i| i.into_any())
+    }
+
+    /// The list's name.
+    #[getter]
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    /// `"block"`, `"dno"`, `"allow"` or `"partner"`.
+    #[getter]
+    fn kind(&self) -> &'static str {
+        self.inner.kind().as_str()
+    }
+    /// True if the list holds its numbers exactly; False for a bloom-only filter.
+    #[getter]
+    fn exact(&self) -> bool {
+        self.inner.is_exact()
+    }
+    /// The false-positive rate the bloom filter was sized for.
+    #[getter]
+    fn fpr(&self) -> f64 {
+        self.inner.fpr()
+    }
+    /// Bytes of the compact base.
+    #[getter]
+    fn size_bytes(&self) -> u64 {
+        self.inner.size_bytes()
+    }
+    /// Numbers added or removed since the last compaction.
+    #[getter]
+    fn delta_len(&self) -> usize {
+        self.inner.delta_len()
+    }
+    /// Bloom parameters: `blocks`, `k`, `seed`, `bytes`.
+    #[getter]
+    fn bloom<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let p = self.inner.bloom_params();
+        let d = PyDict::new(py);
+        d.set_item("blocks", p.blocks)?;
+        d.set_item("k", p.k)?;
+        d.set_item("seed", p.seed)?;
+        d.set_item("bytes", p.size_bytes())?;
+        Ok(d)
+    }
+    /// What reading the text file found (`lines`, `numbers`, `bad`, `first_bad`), or None.
+    #[getter]
+    fn report<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        self.report.as_ref().map(|r| report_dict(py, r)).transpose()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "NumberList(name={}, kind={}, exact={}, len={})",
+            py_repr(Some(self.inner.name())),
+            py_repr(Some(self.inner.kind().as_str())),
+            if self.inner.is_exact() {
+                "True"
+            } else {
+                "False"
+            },
+            self.inner.len()
+        )
+    }
+}
+
 /// Values that identify an invalid number, for `fraudcore.INVALID_REASONS`.
 const INVALID_REASONS: [Invalid; 6] = [
     Invalid::Empty,
@@ -771,6 +1081,7 @@ fn _fraudcore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyVerdict>()?;
     m.add_class::<PyPlan>()?;
     m.add_class::<PyEngine>()?;
+    m.add_class::<PyNumberList>()?;
     let reasons: Vec<&str> = INVALID_REASONS.iter().map(|i| i.as_str()).collect();
     m.add(
         "INVALID_REASONS",

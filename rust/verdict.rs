@@ -2,6 +2,7 @@
 
 use crate::normalize::Invalid;
 use crate::numplan::Classification;
+use std::sync::Arc;
 
 /// What to do with the call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -25,11 +26,30 @@ impl Action {
     }
 }
 
+/// A reason's identifier: a built-in name, or one derived from a list's name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReasonId {
+    /// A built-in check, e.g. `"spoofed_home_cli"`.
+    Builtin(&'static str),
+    /// A list hit, e.g. `"blocklist:fraud_kz"`.
+    List(Arc<str>),
+}
+
+impl ReasonId {
+    /// The identifier as text.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ReasonId::Builtin(s) => s,
+            ReasonId::List(s) => s,
+        }
+    }
+}
+
 /// One reason contributing to a verdict.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Reason {
-    /// Stable identifier, e.g. `"spoofed_home_cli"`.
-    pub id: &'static str,
+    /// Stable identifier.
+    pub id: ReasonId,
     /// Contribution to the score, in [0, 1].
     pub weight: f64,
     /// An action this reason forces regardless of the score.
@@ -58,7 +78,7 @@ pub struct Verdict {
 
 impl Verdict {
     /// The reason identifiers, most important first.
-    pub fn reason_ids(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.reasons.iter().map(|r| r.id)
+    pub fn reason_ids(&self) -> impl Iterator<Item = &str> + '_ {
+        self.reasons.iter().map(|r| r.id.as_str())
     }
 }

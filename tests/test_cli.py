@@ -31,3 +31,20 @@ def test_console_script_is_installed():
         [sys.executable, "-m", "fraudcore.cli", "--version"], capture_output=True, text=True, check=True
     ).stdout
     assert out.startswith("fraudcore ")
+
+
+def test_list_build_show_export_merge(tmp_path, capsys):
+    src = tmp_path / "fraud.txt"
+    src.write_text("+77011234567\n8 701 123 45 68\njunk\n", encoding="utf-8")
+    out = tmp_path / "fraud.fclist"
+    assert main(["list", "build", str(src), "-o", str(out), "--kind", "dno"]) == 0
+    captured = capsys.readouterr()
+    assert "fraud: dno, exact, 2 numbers" in captured.out
+    assert "fraud.txt:3: 'junk' is not a number (bad_character)" in captured.err
+    assert main(["list", "build", str(src), "-o", str(out), "--strict"]) == 1
+    assert main(["list", "show", str(out)]) == 0
+    a, b = tmp_path / "a.fclist", tmp_path / "b.fclist"
+    for path in (a, b):
+        assert main(["list", "export", str(out), "-o", str(path), "--capacity", "1000", "--seed", "7"]) == 0
+    assert main(["list", "merge", str(a), str(b), "-o", str(tmp_path / "m.fclist"), "--name", "nat"]) == 0
+    assert "nat: dno, bloom-only" in capsys.readouterr().out

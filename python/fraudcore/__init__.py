@@ -17,7 +17,15 @@ from ._errors import (
     InvalidValueError,
     ParseError,
 )
-from ._fraudcore import INVALID_REASONS, Call, NumberInfo, NumberingPlan, Verdict, __version__
+from ._fraudcore import (
+    INVALID_REASONS,
+    Call,
+    NumberInfo,
+    NumberingPlan,
+    NumberList,
+    Verdict,
+    __version__,
+)
 
 __all__ = [
     "Call",
@@ -30,6 +38,7 @@ __all__ = [
     "InvalidValueError",
     "NumberInfo",
     "NumberingPlan",
+    "NumberList",
     "ParseError",
     "Verdict",
     "__version__",

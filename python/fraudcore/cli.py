@@ -13,6 +13,7 @@ from . import __version__
 from ._data import data_path
 from ._engine import Engine
 from ._errors import FraudcoreError
+from ._fraudcore import NumberList
 
 _CALL_FIELDS = (
     "timestamp",
@@ -70,6 +71,99 @@ def _classify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _step(text: str) -> float:
+    print(text, end="", flush=True, file=sys.stderr)
+    return time.perf_counter()
+
+
+def _done(started: float, count: Optional[int] = None) -> None:
+    took = time.perf_counter() - started
+    rate = f", {count / took:,.0f}/s" if count and took > 0 else ""
+    print(f" {took:.2f} s{rate}", file=sys.stderr)
+
+
+def _list_info(lst: NumberList) -> str:
+    per = lst.size_bytes / max(len(lst), 1)
+    return (
+        f"{lst.name}: {lst.kind}, {'exact' if lst.exact else 'bloom-only'}, {len(lst):,} numbers, "
+        f"{lst.size_bytes:,} bytes ({per:.2f} per number), fpr {lst.fpr:g}, bloom {lst.bloom}"
+    )
+
+
+def _list_build(args: argparse.Namespace) -> int:
+    engine = Engine(args.home_region, international_prefixes=args.international_prefix)
+    t = _step(f"reading and parsing {args.input} …")
+    lst = NumberList.from_file(
+        engine, args.input, name=args.name, kind=args.kind, fpr=args.fpr, strict=args.strict
+    )
+    report = lst.report or {}
+    _done(t, report.get("lines"))
+    for line, text, reason in report.get("first_bad", []):
+        print(f"{args.input}:{line}: {text!r} is not a number ({reason})", file=sys.stderr)
+    if report.get("bad"):
+        print(f"{report['bad']:,} of {report['lines']:,} lines skipped", file=sys.stderr)
+    t = _step(f"writing {args.output} …")
+    lst.save(args.output)
+    _done(t)
+    print(_list_info(lst))
+    return 0
+
+
+def _list_show(args: argparse.Namespace) -> int:
+    for path in args.files:
+        print(_list_info(NumberList.load(path)))
+    return 0
+
+
+def _list_export(args: argparse.Namespace) -> int:
+    lst = NumberList.load(args.input)
+    capacity = args.capacity or len(lst)
+    shared = lst.to_filter(capacity=capacity, fpr=args.fpr, seed=args.seed, name=args.name)
+    shared.save(args.output)
+    print(_list_info(shared))
+    return 0
+
+
+def _list_merge(args: argparse.Namespace) -> int:
+    merged = NumberList.load(args.inputs[0])
+    for path in args.inputs[1:]:
+        merged = merged.merge(NumberList.load(path), name=args.name)
+    merged.save(args.output)
+    print(_list_info(merged))
+    return 0
+
+
+def _add_list_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    lists = sub.add_parser("list", help="build, inspect, share and merge number lists")
+    cmds = lists.add_subparsers(dest="list_command", required=True)
+    build = cmds.add_parser("build", help="text file (one number per line) → list file")
+    build.add_argument("input")
+    build.add_argument("-o", "--output", required=True)
+    build.add_argument("--name")
+    build.add_argument("--kind", default="block", choices=["block", "dno", "allow", "partner"])
+    build.add_argument("--fpr", type=float, default=1e-4)
+    build.add_argument("--strict", action="store_true", help="stop at the first bad line")
+    build.add_argument("--home-region", default="KZ")
+    build.add_argument("--international-prefix", action="append", default=["00"])
+    build.set_defaults(run=_list_build)
+    show = cmds.add_parser("show", help="describe list files")
+    show.add_argument("files", nargs="+")
+    show.set_defaults(run=_list_show)
+    export = cmds.add_parser("export", help="list file → bloom-only filter to share")
+    export.add_argument("input")
+    export.add_argument("-o", "--output", required=True)
+    export.add_argument("--capacity", type=int, help="agreed capacity (default: the list's size)")
+    export.add_argument("--fpr", type=float, default=1e-4)
+    export.add_argument("--seed", type=int, default=0)
+    export.add_argument("--name")
+    export.set_defaults(run=_list_export)
+    merge = cmds.add_parser("merge", help="OR filters built with the same parameters")
+    merge.add_argument("inputs", nargs="+")
+    merge.add_argument("-o", "--output", required=True)
+    merge.add_argument("--name")
+    merge.set_defaults(run=_list_merge)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fraudcore", description="CLI-spoofing and fraud scoring.")
     p.add_argument("--version", action="version", version=f"fraudcore {__version__}")
@@ -85,6 +179,7 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("numbers", nargs="+")
         cmd.add_argument("--ingress", default="national", choices=["international", "national", "onnet"])
         cmd.set_defaults(run=run)
+    _add_list_commands(sub)
     return p
 
 

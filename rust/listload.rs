@@ -1,0 +1,215 @@
+//! Reading list files: one number per line in any format the normaliser reads, `#` comments.
+//!
+//! The text is split at line boundaries into one chunk per core and parsed in parallel; every
+//! line is normalised with the engine's home dialling plan (`national` ingress). Lines that do
+//! not parse are counted and the first few reported with their line numbers; in strict mode
+//! the first one is an error.
+
+use crate::engine::Engine;
+use crate::normalize::Ingress;
+use crate::{Error, Result};
+
+/// How many bad lines a report quotes.
+pub const REPORTED_BAD_LINES: usize = 10;
+/// Longest quote of a bad line.
+const QUOTE_MAX: usize = 60;
+
+/// A line that did not parse.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BadLine {
+    /// 1-based line number.
+    pub line: u64,
+    /// The line (cut to 60 characters).
+    pub text: String,
+    /// Why (`bad_character`, `too_short`, ...).
+    pub reason: &'static str,
+}
+
+/// What loading a list file found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LoadReport {
+    /// Lines read.
+    pub lines: u64,
+    /// Numbers parsed (before removing duplicates).
+    pub numbers: u64,
+    /// Lines that did not parse.
+    pub bad: u64,
+    /// The first [`REPORTED_BAD_LINES`] of them.
+    pub first_bad: Vec<BadLine>,
+}
+
+struct Chunk {
+    keys: Vec<u64>,
+    lines: u64,
+    bad: u64,
+    first_bad: Vec<BadLine>,
+}
+
+/// Parses list text. `source_name` names the file in errors.
+pub fn parse_list(
+    engine: &Engine,
+    text: &[u8],
+    source_name: &str,
+    strict: bool,
+) -> Result<(Vec<u64>, LoadReport)> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    let chunks = split_at_lines(text, if text.len() < (1 << 20) { 1 } else { threads });
+    let parsed: Vec<Chunk> = std::thread::scope(|s| {
+        let handles: Vec<_> = chunks
+            .iter()
+            .map(|c| s.spawn(move || parse_chunk(engine, c)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| Chunk {
+                    keys: vec![],
+                    lines: 0,
+                    bad: 0,
+                    first_bad: vec![],
+                })
+            })
+            .collect()
+    });
+    let mut report = LoadReport::default();
+    let mut keys = Vec::with_capacity(parsed.iter().map(|c| c.keys.len()).sum());
+    for chunk in parsed {
+        for mut b in chunk.first_bad {
+            b.line += report.lines;
+            if report.first_bad.len() < REPORTED_BAD_LINES {
+                report.first_bad.push(b);
+            }
+        }
+        report.lines += chunk.lines;
+        report.bad += chunk.bad;
+        keys.extend(chunk.keys);
+    }
+    report.numbers = keys.len() as u64;
+    if strict {
+        if let Some(b) = report.first_bad.first() {
+            return Err(Error::Parse {
+                source_name: source_name.to_owned(),
+                line: b.line as usize,
+                column: 1,
+                message: format!("{:?} is not a number ({})", b.text, b.reason),
+            });
+        }
+    }
+    Ok((keys, report))
+}
+
+fn split_at_lines(text: &[u8], parts: usize) -> Vec<&[u8]> {
+    let mut out = Vec::with_capacity(parts);
+    let mut rest = text;
+    for i in (1..=parts).rev() {
+        if i == 1 || rest.is_empty() {
+            out.push(rest);
+            break;
+        }
+        let target = rest.len() / i;
+        let cut = rest[target..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(rest.len(), |p| target + p + 1);
+        let (head, tail) = rest.split_at(cut);
+        out.push(head);
+        rest = tail;
+    }
+    out
+}
+
+fn parse_chunk(engine: &Engine, text: &[u8]) -> Chunk {
+    let mut chunk = Chunk {
+        keys: Vec::with_capacity(text.len() / 13),
+        lines: 0,
+        bad: 0,
+        first_bad: Vec::new(),
+    };
+    for raw in text.split(|&b| b == b'\n') {
+        chunk.lines += 1;
+        let line = match raw.iter().position(|&b| b == b'#') {
+            Some(i) => &raw[..i],
+            None => raw,
+        };
+        let line = line.trim_ascii();
+        if line.is_empty() {
+            continue;
+        }
+        let result = std::str::from_utf8(line)
+            .map_err(|_| crate::normalize::Invalid::BadCharacter)
+            .and_then(|s| engine.normalize(s, Ingress::National));
+        match result {
+            Ok(n) => chunk.keys.push(n.value()),
+            Err(why) => {
+                chunk.bad += 1;
+                if chunk.first_bad.len() < REPORTED_BAD_LINES {
+                    let text: String = String::from_utf8_lossy(line)
+                        .chars()
+                        .take(QUOTE_MAX)
+                        .collect();
+                    chunk.first_bad.push(BadLine {
+                        line: chunk.lines,
+                        text,
+                        reason: why.as_str(),
+                    });
+                }
+            }
+        }
+    }
+    // A final newline leaves an empty last piece that is not a line.
+    if text.ends_with(b"\n") {
+        chunk.lines -= 1;
+    }
+    chunk
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::EngineConfig;
+    use crate::numplan::tests::sample_plan;
+
+    fn engine() -> Engine {
+        Engine::new(sample_plan(), EngineConfig::default()).unwrap()
+    }
+
+    #[test]
+    fn reads_formats_comments_and_reports_bad_lines() {
+        let text = b"# fraud numbers\n+77011234567\n8 (701) 123-45-68  # from case 12\n\nhello\r\n87011234569\r\n+7\n";
+        let (keys, report) = parse_list(&engine(), text, "f.txt", false).unwrap();
+        assert_eq!(keys, [77011234567, 77011234568, 77011234569]);
+        assert_eq!((report.lines, report.numbers, report.bad), (7, 3, 2));
+        assert_eq!(
+            report.first_bad[0],
+            BadLine {
+                line: 5,
+                text: "hello".into(),
+                reason: "bad_character"
+            }
+        );
+        assert_eq!(report.first_bad[1].line, 7);
+        let e = parse_list(&engine(), text, "f.txt", true)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("f.txt:5:1:") && e.contains("hello"), "{e}");
+    }
+
+    #[test]
+    fn chunked_parsing_keeps_line_numbers() {
+        let mut text = String::new();
+        for i in 0..200_000u64 {
+            if i == 150_000 {
+                text.push_str("not a number\n");
+            } else {
+                text.push_str(&format!("+7701{:07}\n", i));
+            }
+        }
+        let (keys, report) = parse_list(&engine(), text.as_bytes(), "big.txt", false).unwrap();
+        assert_eq!(keys.len(), 199_999);
+        assert_eq!(report.first_bad[0].line, 150_001);
+        assert_eq!(report.lines, 200_000);
+        assert_eq!(split_at_lines(b"a\nb\nc\n", 3).concat(), b"a\nb\nc\n");
+    }
+}

@@ -1,0 +1,662 @@
+//! Number lists: blocklists, do-not-originate lists, allowlists and partners' shared filters.
+//!
+//! A list is a compact, immutable base — a cache-line-blocked bloom filter in front of an exact
+//! set, or the bloom filter alone for a partner's shared list — plus a small mutable delta of
+//! numbers added or removed since. A definite answer never rests on the bloom filter: it comes
+//! from the exact set or the delta; a bloom-only hit is [`Membership::Probable`].
+//!
+//! Lookups read the base through an `ArcSwap` and the delta under a read lock taken only while
+//! the delta is non-empty. [`NumberList::compact`] folds the delta into a new base and swaps
+//! it in; the delta is bounded by [`MAX_DELTA`] entries, past which an update compacts first.
+
+use crate::bloom::{BlockedBloom, BloomParams, HASH_VERSION};
+use crate::exact::{rebuild, ExactSet};
+use crate::persist::{self, FileWriter};
+use crate::words::{map_file, Words};
+use crate::{Error, Result};
+use arc_swap::ArcSwap;
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+/// Most numbers the delta holds before an update compacts the list.
+pub const MAX_DELTA: usize = 1 << 20;
+/// Magic and format version of list files.
+const LIST_MAGIC: &[u8; 8] = b"FCLIST\0\0";
+const LIST_VERSION: u32 = 1;
+/// Fixed words at the start of a list file's payload.
+const META_WORDS: usize = 10;
+
+/// What a list means to scoring.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ListKind {
+    /// Confirmed fraud numbers: a hit blocks.
+    Block,
+    /// Do not originate: numbers that never place calls (bank hotlines); a hit blocks.
+    Dno,
+    /// Verified callers: a definite hit overrides list-based blocking.
+    Allow,
+    /// A partner operator's shared list: a hit raises the score.
+    Partner,
+}
+
+impl ListKind {
+    const ALL: [ListKind; 4] = [
+        ListKind::Block,
+        ListKind::Dno,
+        ListKind::Allow,
+        ListKind::Partner,
+    ];
+
+    /// `"block"`, `"dno"`, `"allow"` or `"partner"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListKind::Block => "block",
+            ListKind::Dno => "dno",
+            ListKind::Allow => "allow",
+            ListKind::Partner => "partner",
+        }
+    }
+
+    /// Parses a kind name.
+    pub fn parse(s: &str) -> Result<ListKind> {
+        ListKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                Error::invalid(
+                    "kind",
+                    format!("{s:?} is not one of block, dno, allow, partner"),
+                )
+            })
+    }
+
+    fn reason_prefix(self) -> &'static str {
+        match self {
+            ListKind::Block => "blocklist",
+            ListKind::Dno => "dno",
+            ListKind::Allow => "allowlist",
+            ListKind::Partner => "partner",
+        }
+    }
+}
+
+/// The answer to "is this number on the list?".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Membership {
+    /// Not on the list.
+    Absent,
+    /// On the list, for certain (exact set or delta).
+    Present,
+    /// The bloom filter says so; wrong with the filter's false-positive rate.
+    Probable,
+}
+
+/// The immutable compact part of a list.
+#[derive(Debug)]
+struct Base {
+    bloom: BlockedBloom<Words>,
+    exact: Option<ExactSet<Words>>,
+    items: u64,
+    fpr: f64,
+}
+
+impl Base {
+    fn build(keys: Vec<u64>, fpr: f64, seed: u64) -> Result<Base> {
+        let exact = ExactSet::from_unsorted(keys);
+        let params = BloomParams::for_capacity(exact.len() as u64, fpr, seed)?;
+        let mut bloom = BlockedBloom::new(params);
+        for k in exact.iter() {
+            bloom.insert(k);
+        }
+        let items = exact.len() as u64;
+        let exact = ExactSet::from_words(Words::Owned(exact.words().to_vec()))?;
+        let bloom = BlockedBloom::from_words(params, Words::Owned(bloom.words().to_vec()))?;
+        Ok(Base {
+            bloom,
+            exact: Some(exact),
+            items,
+            fpr,
+        })
+    }
+
+    fn contains(&self, key: u64) -> Membership {
+        if !self.bloom.contains(key) {
+            return Membership::Absent;
+        }
+        match &self.exact {
+            Some(e) if e.contains(key) => Membership::Present,
+            Some(_) => Membership::Absent,
+            None => Membership::Probable,
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+struct Delta {
+    added: HashSet<u64>,
+    removed: HashSet<u64>,
+}
+
+/// A named number list with live updates. Share it behind an `Arc`; every method takes `&self`.
+#[derive(Debug)]
+pub struct NumberList {
+    name: Arc<str>,
+    kind: ListKind,
+    reason: Arc<str>,
+    network_reason: Arc<str>,
+    base: ArcSwap<Base>,
+    delta: RwLock<Delta>,
+    delta_len: AtomicUsize,
+    compacting: Mutex<()>,
+}
+
+impl NumberList {
+    fn from_base(name: &str, kind: ListKind, base: Base) -> Result<NumberList> {
+        if name.is_empty() || name.len() > 128 || name.chars().any(|c| c.is_control() || c == ':') {
+            return Err(Error::invalid(
+                "name",
+                format!("{name:?}: 1 to 128 characters, no ':' or control characters"),
+            ));
+        }
+        let reason = format!("{}:{name}", kind.reason_prefix());
+        Ok(NumberList {
+            name: name.into(),
+            kind,
+            network_reason: format!("{reason}:network_number").into(),
+            reason: reason.into(),
+            base: ArcSwap::from_pointee(base),
+            delta: RwLock::new(Delta::default()),
+            delta_len: AtomicUsize::new(0),
+            compacting: Mutex::new(()),
+        })
+    }
+
+    /// An exact list of `keys` (E.164 numbers as integers, any order, duplicates allowed),
+    /// with a bloom filter sized for false-positive rate `fpr`.
+    pub fn build(
+        name: &str,
+        kind: ListKind,
+        keys: Vec<u64>,
+        fpr: f64,
+        seed: u64,
+    ) -> Result<NumberList> {
+        NumberList::from_base(name, kind, Base::build(keys, fpr, seed)?)
+    }
+
+    /// The list's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The list's kind.
+    pub fn kind(&self) -> ListKind {
+        self.kind
+    }
+
+    /// Reason identifier for a caller hit (`"blocklist:NAME"`, `"dno:NAME"`, ...).
+    pub fn reason(&self) -> &Arc<str> {
+        &self.reason
+    }
+
+    /// Reason identifier for a network-number hit (`"…:network_number"`).
+    pub fn network_reason(&self) -> &Arc<str> {
+        &self.network_reason
+    }
+
+    /// Whether the list holds its numbers exactly (false: bloom-only).
+    pub fn is_exact(&self) -> bool {
+        self.base.load().exact.is_some()
+    }
+
+    /// The false-positive rate the bloom filter was sized for.
+    pub fn fpr(&self) -> f64 {
+        self.base.load().fpr
+    }
+
+    /// The bloom filter's parameters.
+    pub fn bloom_params(&self) -> BloomParams {
+        self.base.load().bloom.params()
+    }
+
+    /// Bytes of the compact base (bloom filter plus exact set).
+    pub fn size_bytes(&self) -> u64 {
+        let b = self.base.load();
+        b.bloom.params().size_bytes() + b.exact.as_ref().map_or(0, |e| e.size_bytes() as u64)
+    }
+
+    /// Entries in the delta (numbers added or removed since the last compaction).
+    pub fn delta_len(&self) -> usize {
+        self.delta_len.load(Ordering::Acquire)
+    }
+
+    /// Number of numbers on the list (for a bloom-only list: as inserted, plus the delta).
+    pub fn len(&self) -> u64 {
+        let base = self.base.load();
+        let d = self.delta.read().unwrap_or_else(|e| e.into_inner());
+        (base.items + d.added.len() as u64).saturating_sub(d.removed.len() as u64)
+    }
+
+    /// True if the list holds no numbers.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Looks a number up. Lock-free unless the delta is non-empty.
+    #[inline]
+    pub fn contains(&self, key: u64) -> Membership {
+        if self.delta_len.load(Ordering::Acquire) != 0 {
+            let d = self.delta.read().unwrap_or_else(|e| e.into_inner());
+            if d.removed.contains(&key) {
+                return Membership::Absent;
+            }
+            if d.added.contains(&key) {
+                return Membership::Present;
+            }
+        }
+        self.base.load().contains(key)
+    }
+
+    /// Adds a number. Returns whether the list changed.
+    pub fn add(&self, key: u64) -> Result<bool> {
+        self.update(key, true)
+    }
+
+    /// Removes a number. Returns whether the list changed. On a bloom-only list the removal is
+    /// remembered in the delta (a bloom filter cannot forget).
+    pub fn remove(&self, key: u64) -> Result<bool> {
+        self.update(key, false)
+    }
+
+    fn update(&self, key: u64, add: bool) -> Result<bool> {
+        if self.delta_len() >= MAX_DELTA {
+            self.compact()?;
+        }
+        // Under the write lock the base cannot be swapped by a compaction.
+        let mut d = self.delta.write().unwrap_or_else(|e| e.into_inner());
+        let base = self.base.load();
+        let in_base = base.contains(key) == Membership::Present;
+        let exact = base.exact.is_some();
+        let changed = if add {
+            let was_removed = d.removed.remove(&key);
+            was_removed || (!in_base && d.added.insert(key))
+        } else {
+            let was_added = d.added.remove(&key);
+            was_added || ((in_base || !exact) && d.removed.insert(key))
+        };
+        self.delta_len
+            .store(d.added.len() + d.removed.len(), Ordering::Release);
+        Ok(changed)
+    }
+
+    /// Folds the delta into a new compact base and swaps it in; concurrent lookups see the
+    /// old base plus delta or the new base plus what is left of the delta, never a mix.
+    pub fn compact(&self) -> Result<()> {
+        let _one_at_a_time = self.compacting.lock().unwrap_or_else(|e| e.into_inner());
+        let snapshot = self.delta.read().unwrap_or_else(|e| e.into_inner()).clone();
+        if snapshot.added.is_empty() && snapshot.removed.is_empty() {
+            return Ok(());
+        }
+        let base = self.base.load_full();
+        let added: Vec<u64> = snapshot.added.iter().copied().collect();
+        let removed: Vec<u64> = snapshot.removed.iter().copied().collect();
+        let new_base = match &base.exact {
+            Some(exact) => {
+                let merged = rebuild(exact, &added, &removed);
+                Base::build(merged.iter().collect(), base.fpr, base.bloom.params().seed)?
+            }
+            None => {
+                let mut bloom = base.bloom.to_owned();
+                for &k in &added {
+                    bloom.insert(k);
+                }
+                let params = bloom.params();
+                Base {
+                    bloom: BlockedBloom::from_words(params, Words::Owned(bloom.words().to_vec()))?,
+                    exact: None,
+                    items: base.items + added.len() as u64,
+                    fpr: base.fpr,
+                }
+            }
+        };
+        let exact = new_base.exact.is_some();
+        let mut d = self.delta.write().unwrap_or_else(|e| e.into_inner());
+        self.base.store(Arc::new(new_base));
+        for k in &snapshot.added {
+            d.added.remove(k);
+        }
+        if exact {
+            for k in &snapshot.removed {
+                d.removed.remove(k);
+            }
+        }
+        self.delta_len
+            .store(d.added.len() + d.removed.len(), Ordering::Release);
+        Ok(())
+    }
+
+    /// Every number, ascending. Errors on a bloom-only list.
+    pub fn numbers(&self) -> Result<Vec<u64>> {
+        let base = self.base.load();
+        let Some(exact) = &base.exact else {
+            return Err(Error::invalid(
+                "list",
+                format!("{}: a bloom-only list cannot list its numbers", self.name),
+            ));
+        };
+        let d = self.delta.read().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<u64> = exact.iter().filter(|k| !d.removed.contains(k)).collect();
+        out.extend(d.added.iter().copied());
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// A bloom-only copy for sharing with partners, with agreed parameters: filters built with
+    /// the same `capacity`, `fpr` and `seed` can be merged.
+    pub fn to_filter(
+        &self,
+        name: &str,
+        kind: ListKind,
+        capacity: u64,
+        fpr: f64,
+        seed: u64,
+    ) -> Result<NumberList> {
+        let keys = self.numbers()?;
+        let params = BloomParams::for_capacity(capacity.max(1), fpr, seed)?;
+        let mut bloom = BlockedBloom::new(params);
+        for &k in &keys {
+            bloom.insert(k);
+        }
+        let base = Base {
+            bloom: BlockedBloom::from_words(params, Words::Owned(bloom.words().to_vec()))?,
+            exact: None,
+            items: keys.len() as u64,
+            fpr,
+        };
+        NumberList::from_base(name, kind, base)
+    }
+
+    /// The bitwise OR of two bloom filters built with identical parameters, as a new
+    /// bloom-only list. Deltas are not carried over: compact first.
+    pub fn merge(&self, other: &NumberList, name: &str) -> Result<NumberList> {
+        let (a, b) = (self.base.load(), other.base.load());
+        let mut bloom = a.bloom.to_owned();
+        bloom.union_with(&b.bloom)?;
+        let params = bloom.params();
+        let base = Base {
+            bloom: BlockedBloom::from_words(params, Words::Owned(bloom.words().to_vec()))?,
+            exact: None,
+            items: a.items + b.items,
+            fpr: a.fpr.max(b.fpr),
+        };
+        NumberList::from_base(name, self.kind, base)
+    }
+
+    /// Saves the list (compacted view of base and delta) atomically.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        self.compact()?;
+        let base = self.base.load();
+        let params = base.bloom.params();
+        let exact_words = base.exact.as_ref().map_or(&[][..], |e| e.words());
+        let name = self.name.as_bytes();
+        let kind = ListKind::ALL
+            .iter()
+            .position(|k| *k == self.kind)
+            .unwrap_or(0) as u64;
+        let meta: [u64; META_WORDS] = [
+            kind,
+            u64::from(base.exact.is_some()),
+            u64::from(HASH_VERSION),
+            params.blocks,
+            u64::from(params.k),
+            params.seed,
+            base.items,
+            base.fpr.to_bits(),
+            name.len() as u64,
+            exact_words.len() as u64,
+        ];
+        let mut w = FileWriter::create(path, LIST_MAGIC, LIST_VERSION)?;
+        w.write_words(&meta)?;
+        let mut padded = name.to_vec();
+        padded.resize(name.len().div_ceil(8) * 8, 0);
+        w.write(&padded)?;
+        w.write_words(base.bloom.words())?;
+        w.write_words(exact_words)?;
+        w.finish()
+    }
+
+    /// Opens a list file through a memory map: the arrays are used in place, not copied.
+    /// Truncated, corrupted and foreign files are refused with [`Error::Corrupt`].
+    pub fn load(path: &Path) -> Result<NumberList> {
+        let name_str = path.display().to_string();
+        let map = map_file(path)?;
+        let payload = persist::decode(LIST_MAGIC, LIST_VERSION, &map, &name_str)?;
+        let at = persist::HEADER_LEN;
+        let word = |i: usize| -> Result<u64> {
+            payload
+                .get(i * 8..i * 8 + 8)
+                .and_then(|b| b.try_into().ok())
+                .map(u64::from_le_bytes)
+                .ok_or_else(|| {
+                    Error::corrupt(&name_str, (at + i * 8) as u64, "truncated list header")
+                })
+        };
+        let bad =
+            |i: usize, what: &str| Error::corrupt(&name_str, (at + i * 8) as u64, what.to_owned());
+        let kind = *ListKind::ALL
+            .get(word(0)? as usize)
+            .ok_or_else(|| bad(0, "unknown list kind"))?;
+        let has_exact = match word(1)? {
+            0 => false,
+            1 => true,
+            _ => return Err(bad(1, "bad flags")),
+        };
+        if word(2)? != u64::from(HASH_VERSION) {
+            return Err(bad(2, "filter made with another hash scheme version"));
+        }
+        let params = BloomParams {
+            blocks: word(3)?,
+            k: u32::try_from(word(4)?).map_err(|_| bad(4, "bad k"))?,
+            seed: word(5)?,
+        };
+        let items = word(6)?;
+        let fpr = f64::from_bits(word(7)?);
+        let name_len = usize::try_from(word(8)?).map_err(|_| bad(8, "bad name length"))?;
+        let exact_len = usize::try_from(word(9)?).map_err(|_| bad(9, "bad exact-set length"))?;
+        let name_words = name_len.div_ceil(8);
+        let bloom_len = usize::try_from(params.blocks)
+            .ok()
+            .and_then(|b| b.checked_mul(8))
+            .ok_or_else(|| bad(3, "bad block count"))?;
+        let total = [META_WORDS, name_words, bloom_len, exact_len]
+            .iter()
+            .try_fold(0usize, |a, &b| a.checked_add(b));
+        if total.and_then(|t| t.checked_mul(8)) != Some(payload.len())
+            || (!has_exact && exact_len != 0)
+        {
+            return Err(bad(0, "section sizes do not add up to the file size"));
+        }
+        let name_at = META_WORDS * 8;
+        let name = std::str::from_utf8(&payload[name_at..name_at + name_len])
+            .map_err(|_| bad(META_WORDS, "name is not UTF-8"))?
+            .to_owned();
+        let bloom_at = at + (META_WORDS + name_words) * 8;
+        let bloom_words = Words::mapped(Arc::clone(&map), bloom_at, bloom_len, &name_str)?;
+        let bloom =
+            BlockedBloom::from_words(params, bloom_words).map_err(|e| relabel(e, &name_str))?;
+        let exact = if has_exact {
+            let words = Words::mapped(
+                Arc::clone(&map),
+                bloom_at + bloom_len * 8,
+                exact_len,
+                &name_str,
+            )?;
+            Some(ExactSet::from_words(words).map_err(|e| relabel(e, &name_str))?)
+        } else {
+            None
+        };
+        if exact.as_ref().is_some_and(|e| e.len() as u64 != items) {
+            return Err(bad(6, "item count disagrees with the exact set"));
+        }
+        NumberList::from_base(
+            &name,
+            kind,
+            Base {
+                bloom,
+                exact,
+                items,
+                fpr,
+            },
+        )
+    }
+
+    /// A bloom-only list from a filter alone (e.g. a partner's, read from another format).
+    pub fn from_filter(
+        name: &str,
+        kind: ListKind,
+        bloom: BlockedBloom<Vec<u64>>,
+        items: u64,
+        fpr: f64,
+    ) -> Result<NumberList> {
+        let params = bloom.params();
+        let bloom = BlockedBloom::from_words(params, Words::Owned(bloom.words().to_vec()))?;
+        NumberList::from_base(
+            name,
+            kind,
+            Base {
+                bloom,
+                exact: None,
+                items,
+                fpr,
+            },
+        )
+    }
+}
+
+fn relabel(e: Error, path: &str) -> Error {
+    match e {
+        Error::Corrupt {
+            offset, message, ..
+        } => Error::Corrupt {
+            path: path.to_owned(),
+            offset,
+            message,
+        },
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    fn tmp(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("fc-lists-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join(name)
+    }
+
+    #[test]
+    fn exact_lists_answer_exactly() {
+        let l = NumberList::build(
+            "fraud",
+            ListKind::Block,
+            vec![77011234567, 79161234567, 77011234567],
+            1e-3,
+            7,
+        )
+        .unwrap();
+        assert_eq!(l.len(), 2);
+        assert_eq!(l.contains(77011234567), Membership::Present);
+        assert_eq!(l.contains(77011234568), Membership::Absent);
+        assert_eq!(l.reason().as_ref(), "blocklist:fraud");
+        assert!(NumberList::build("a:b", ListKind::Block, vec![], 1e-3, 0).is_err());
+    }
+
+    #[test]
+    fn save_load_round_trip_and_refuse_damage() {
+        let keys: Vec<u64> = (0..5000u64).map(|i| 77_000_000_000 + i * 7919).collect();
+        let l = NumberList::build("dno", ListKind::Dno, keys.clone(), 1e-4, 1).unwrap();
+        l.add(1).unwrap();
+        let path = tmp("dno.fclist");
+        l.save(&path).unwrap();
+        let back = NumberList::load(&path).unwrap();
+        assert_eq!(
+            (back.name(), back.kind(), back.len()),
+            ("dno", ListKind::Dno, 5001)
+        );
+        assert_eq!(back.numbers().unwrap(), l.numbers().unwrap());
+        let bytes = std::fs::read(&path).unwrap();
+        let bad = tmp("bad.fclist");
+        for cut in [0, 10, 24, 24 + 80, bytes.len() / 2, bytes.len() - 1] {
+            std::fs::write(&bad, &bytes[..cut]).unwrap();
+            assert!(
+                matches!(NumberList::load(&bad), Err(Error::Corrupt { .. })),
+                "cut {cut}"
+            );
+        }
+        for at in [0, 9, 30, 200, bytes.len() - 3] {
+            let mut b = bytes.clone();
+            b[at] ^= 0x20;
+            std::fs::write(&bad, &b).unwrap();
+            assert!(
+                matches!(NumberList::load(&bad), Err(Error::Corrupt { .. })),
+                "flip {at}"
+            );
+        }
+    }
+
+    #[test]
+    fn filters_merge_like_the_union() {
+        let a = NumberList::build("a", ListKind::Block, (0..3000).collect(), 1e-3, 0).unwrap();
+        let b = NumberList::build("b", ListKind::Block, (2000..6000).collect(), 1e-3, 0).unwrap();
+        let u = NumberList::build("u", ListKind::Block, (0..6000).collect(), 1e-3, 0).unwrap();
+        let fa = a
+            .to_filter("fa", ListKind::Partner, 10_000, 1e-3, 42)
+            .unwrap();
+        let fb = b
+            .to_filter("fb", ListKind::Partner, 10_000, 1e-3, 42)
+            .unwrap();
+        let fu = u
+            .to_filter("fu", ListKind::Partner, 10_000, 1e-3, 42)
+            .unwrap();
+        let merged = fa.merge(&fb, "m").unwrap();
+        assert_eq!(
+            merged.base.load().bloom.words(),
+            fu.base.load().bloom.words()
+        );
+        assert!(!merged.is_exact() && merged.numbers().is_err());
+        assert_eq!(merged.contains(5999), Membership::Probable);
+        let other = b
+            .to_filter("fo", ListKind::Partner, 20_000, 1e-3, 42)
+            .unwrap();
+        assert!(fa.merge(&other, "x").is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn updates_agree_with_a_set(
+            initial in proptest::collection::vec(0u64..400, 0..100),
+            ops in proptest::collection::vec((any::<bool>(), 0u64..400, any::<bool>()), 0..200),
+        ) {
+            let l = NumberList::build("t", ListKind::Block, initial.clone(), 1e-2, 3).unwrap();
+            let mut model: BTreeSet<u64> = initial.into_iter().collect();
+            for (add, key, compact) in ops {
+                let changed = if add { l.add(key).unwrap() } else { l.remove(key).unwrap() };
+                let model_changed = if add { model.insert(key) } else { model.remove(&key) };
+                prop_assert_eq!(changed, model_changed);
+                if compact { l.compact().unwrap(); }
+            }
+            for key in 0..400 {
+                let want = if model.contains(&key) { Membership::Present } else { Membership::Absent };
+                prop_assert_eq!(l.contains(key), want);
+            }
+            prop_assert_eq!(l.len(), model.len() as u64);
+            prop_assert_eq!(l.numbers().unwrap(), model.into_iter().collect::<Vec<_>>());
+        }
+    }
+}
