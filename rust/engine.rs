@@ -204,6 +204,21 @@ impl Engine {
         self.lists.load_full()
     }
 
+    /// Carrier and location of a classified number: the plan's, overridden by the overlay's.
+    pub fn names(&self, c: &Classification) -> (Option<&str>, Option<&str>) {
+        let (mut carrier, mut location) = self.plan.names(c);
+        if !self.overlay.is_empty() {
+            let mut buf = [0u8; MAX_DIGITS];
+            let (oc, ol) = self.overlay.names(c.number.digits(&mut buf));
+            carrier = oc.or(carrier);
+            location = ol.or(location);
+        }
+        (
+            carrier.map(|id| self.name(id)),
+            location.map(|id| self.name(id)),
+        )
+    }
+
     /// A carrier or location name id from a classification.
     pub fn name(&self, id: u32) -> &str {
         if id & OVERLAY_NAME != 0 {

@@ -131,6 +131,7 @@ impl Digits {
 #[derive(Debug)]
 pub struct DialPlan {
     region: Region,
+    home: (usize, usize),
     country_code: u16,
     idd: Option<regex::Regex>,
     extra_idd: Vec<Vec<u8>>,
@@ -148,7 +149,10 @@ impl DialPlan {
                     format!("{region:?} is not an ISO 3166 region code"),
                 )
             })?;
-        let (country, territory) = plan.territory(r).ok_or_else(|| {
+        let home = plan.territory_index(r).ok_or_else(|| {
+            Error::invalid("home_region", format!("{region:?} has no numbering plan"))
+        })?;
+        let (country, territory) = plan.territory_at(home).ok_or_else(|| {
             Error::invalid("home_region", format!("{region:?} has no numbering plan"))
         })?;
         let idd = match &territory.international_prefix {
@@ -173,6 +177,7 @@ impl DialPlan {
         }
         Ok(DialPlan {
             region: r,
+            home,
             country_code: country.code,
             idd,
             extra_idd,
@@ -305,7 +310,7 @@ fn national(plan: &NumberingPlan, dial: &DialPlan, d: &[u8]) -> Result<Number, I
         return international(plan, &d[n..]);
     }
     let (country, home) = plan
-        .territory(dial.region)
+        .territory_at(dial.home)
         .ok_or(Invalid::UnknownCountryCode)?;
     let mut cc_buf = [0u8; MAX_DIGITS];
     let cc_text = Number::from_parts(dial.country_code, b"").map(|n| n.digits(&mut cc_buf).len());

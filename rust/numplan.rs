@@ -113,10 +113,6 @@ pub struct Classification {
     pub valid: bool,
     /// The number type (`Unknown` when invalid).
     pub number_type: NumberType,
-    /// Carrier name id (see [`NumberingPlan::name`]), for mobile and pager numbers.
-    pub carrier: Option<u32>,
-    /// Area name id, for valid numbers the geocoding table covers.
-    pub location: Option<u32>,
     /// Overlay tag bits (see [`crate::overlay::Overlay`]).
     pub tags: u64,
 }
@@ -258,14 +254,20 @@ impl NumberingPlan {
         self.country(code)?.territories.first()
     }
 
-    /// The territory of a region code.
-    pub(crate) fn territory(&self, region: Region) -> Option<(&Country, &Territory)> {
-        self.countries.iter().find_map(|c| {
+    /// Where a region's territory sits: (country index, territory index).
+    pub(crate) fn territory_index(&self, region: Region) -> Option<(usize, usize)> {
+        self.countries.iter().enumerate().find_map(|(ci, c)| {
             c.territories
                 .iter()
-                .find(|t| t.region == region)
-                .map(|t| (c, t))
+                .position(|t| t.region == region)
+                .map(|ti| (ci, ti))
         })
+    }
+
+    /// The territory at an index from [`NumberingPlan::territory_index`].
+    pub(crate) fn territory_at(&self, (ci, ti): (usize, usize)) -> Option<(&Country, &Territory)> {
+        let c = self.countries.get(ci)?;
+        Some((c, c.territories.get(ti)?))
     }
 
     /// Emergency short-number pattern of a region, as phonenumbers' short-number data gives it.
@@ -296,8 +298,6 @@ impl NumberingPlan {
             region: None,
             valid: false,
             number_type: NumberType::Unknown,
-            carrier: None,
-            location: None,
             tags: 0,
         };
         let Some(country) = self.country(number.country_code()) else {
@@ -319,23 +319,32 @@ impl NumberingPlan {
         out.region = Some(territory.region);
         out.number_type = territory.number_type(&set, len);
         out.valid = out.number_type != NumberType::Unknown;
-        if out.valid {
-            let carrier_ok = matches!(
-                out.number_type,
-                NumberType::Mobile | NumberType::FixedLineOrMobile | NumberType::Pager
-            );
-            let mut all = [0u8; MAX_DIGITS];
-            self.ranges
-                .for_each_prefix(number.digits(&mut all), |_, names| {
-                    if names.carrier != NONE && carrier_ok {
-                        out.carrier = Some(names.carrier);
-                    }
-                    if names.location != NONE {
-                        out.location = Some(names.location);
-                    }
-                });
-        }
         out
+    }
+
+    /// Carrier and area name ids of a classified number, looked up only when asked (they do
+    /// not take part in scoring): carrier for valid mobile, fixed-or-mobile and pager numbers,
+    /// area for valid numbers, each from the longest prefix of the tables that has one.
+    pub fn names(&self, c: &Classification) -> (Option<u32>, Option<u32>) {
+        let (mut carrier, mut location) = (None, None);
+        if !c.valid {
+            return (carrier, location);
+        }
+        let carrier_ok = matches!(
+            c.number_type,
+            NumberType::Mobile | NumberType::FixedLineOrMobile | NumberType::Pager
+        );
+        let mut all = [0u8; MAX_DIGITS];
+        self.ranges
+            .for_each_prefix(c.number.digits(&mut all), |_, names| {
+                if names.carrier != NONE && carrier_ok {
+                    carrier = Some(names.carrier);
+                }
+                if names.location != NONE {
+                    location = Some(names.location);
+                }
+            });
+        (carrier, location)
     }
 
     /// Whether `nsn` matches a territory's general pattern (no length check), as
@@ -355,10 +364,14 @@ impl Country {
     #[inline]
     fn run(&self, nsn: &[u8]) -> PatternSet {
         let mut set = PatternSet::default();
-        let input = Input::new(nsn).anchored(Anchored::Yes);
-        let Ok(mut sid) = self.dfa.start_state_forward(&input) else {
-            return set;
+        // Patterns use no look-behind: the anchored start state is the same for every input.
+        let start = match self.dfa.universal_start_state(Anchored::Yes) {
+            Some(sid) => Ok(sid),
+            None => self
+                .dfa
+                .start_state_forward(&Input::new(nsn).anchored(Anchored::Yes)),
         };
+        let Ok(mut sid) = start else { return set };
         for &b in nsn {
             sid = self.dfa.next_state(sid, b);
             if self.dfa.is_dead_state(sid) {
@@ -675,11 +688,12 @@ pub(crate) mod tests {
     fn carrier_and_location_from_prefix_tables() {
         let plan = sample_plan();
         let kz = classify(&plan, "+77011234567");
-        assert_eq!(plan.name(kz.carrier.unwrap()), "Kcell/Activ");
+        assert_eq!(plan.name(plan.names(&kz).0.unwrap()), "Kcell/Activ");
         let almaty = classify(&plan, "+77272123456");
         assert_eq!(almaty.number_type, NumberType::FixedLine);
-        assert!(almaty.carrier.is_none());
-        assert_eq!(plan.name(almaty.location.unwrap()), "Almaty");
+        let (carrier, location) = plan.names(&almaty);
+        assert!(carrier.is_none());
+        assert_eq!(plan.name(location.unwrap()), "Almaty");
     }
 
     #[test]

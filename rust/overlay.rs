@@ -209,9 +209,18 @@ impl Overlay {
                 c.number_type = t;
                 c.valid = t != NumberType::Unknown;
             }
-            c.carrier = e.carrier.or(c.carrier);
-            c.location = e.location.or(c.location);
         });
+    }
+
+    /// Overlay carrier and location name ids (marked with [`OVERLAY_NAME`]) for `digits`,
+    /// each from the longest prefix that sets it.
+    pub fn names(&self, digits: &[u8]) -> (Option<u32>, Option<u32>) {
+        let (mut carrier, mut location) = (None, None);
+        self.trie.for_each_prefix(digits, |_, e| {
+            carrier = e.carrier.or(carrier);
+            location = e.location.or(location);
+        });
+        (carrier, location)
     }
 }
 
@@ -227,8 +236,6 @@ mod tests {
             region: None,
             valid: false,
             number_type: NumberType::Unknown,
-            carrier: None,
-            location: None,
             tags: 0,
         }
     }
@@ -242,7 +249,10 @@ mod tests {
         assert_eq!(c.region.unwrap().as_str(), "KZ");
         assert!(c.valid);
         assert_eq!(c.number_type, NumberType::Mobile);
-        assert_eq!(o.name(c.carrier.unwrap()), "Test Mobile");
+        assert_eq!(
+            o.name(o.names(c.number.digits(&mut buf)).0.unwrap()),
+            "Test Mobile"
+        );
         assert_eq!(
             o.tag_names(c.tags).collect::<Vec<_>>(),
             ["kz_reserved", "test"]

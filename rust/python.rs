@@ -440,20 +440,12 @@ impl PyNumberInfo {
     /// Carrier the range was allocated to, for mobile and pager numbers; else None.
     #[getter]
     fn carrier(&self) -> Option<&str> {
-        self.info
-            .as_ref()
-            .ok()
-            .and_then(|c| c.carrier)
-            .map(|id| self.engine.name(id))
+        self.info.as_ref().ok().and_then(|c| self.engine.names(c).0)
     }
     /// Area of a valid geographic number, where known; else None.
     #[getter]
     fn location(&self) -> Option<&str> {
-        self.info
-            .as_ref()
-            .ok()
-            .and_then(|c| c.location)
-            .map(|id| self.engine.name(id))
+        self.info.as_ref().ok().and_then(|c| self.engine.names(c).1)
     }
     /// Overlay tags of the number's ranges.
     #[getter]

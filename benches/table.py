@@ -1,0 +1,133 @@
+"""Print the README's benchmark table (Markdown) from a pytest-benchmark JSON file.
+
+Reproduce with::
+
+    make bench
+
+which runs ``python -m pytest benches --benchmark-enable --benchmark-only
+--benchmark-json=target/bench.json -p no:randomly``, then ``cargo bench --bench core -- --noplot``,
+then ``python benches/table.py target/bench.json``. Criterion's estimates
+(``target/criterion/*/new/estimates.json``, or under ``$CARGO_TARGET_DIR``) are added when present;
+run ``cargo bench`` with ``FRAUDCORE_PLAN=<compiled-plan cache>`` to time the full plan rather than
+the small test sample.
+
+Times are medians per item (per number or per call); ratio = alternative / fraudcore, so
+``12.0x`` means fraudcore is twelve times faster (or, for memory, smaller).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional
+
+ROOT = Path(__file__).resolve().parent.parent
+# Memory figures of test_bench_memory.py: (label, extra_info key), fraudcore first.
+MEMORY = [
+    ("marisa `RecordTrie`, same two ids", "marisa_record_bytes_per_prefix"),
+    ("marisa `Trie`, keys only", "marisa_trie_bytes_per_prefix"),
+    ("marisa `BytesTrie`, names inline", "marisa_bytes_bytes_per_prefix"),
+    ("`dict` of name tuples", "dict_bytes_per_prefix"),
+]
+
+
+def fmt_ns(ns: Optional[float]) -> str:
+    if ns is None:
+        return "—"
+    if ns < 1e3:
+        return f"{ns:.0f} ns"
+    if ns < 1e6:
+        return f"{ns / 1e3:.2f} µs"
+    if ns < 1e9:
+        return f"{ns / 1e6:.1f} ms"
+    return f"{ns / 1e9:.2f} s"
+
+
+def ratio(alt: Optional[float], ours: Optional[float]) -> str:
+    if not (alt and ours):
+        return "—"
+    r = alt / ours
+    return f"{r:.1f}x" if r >= 1 else f"{r:.2f}x"
+
+
+def python_rows(bench: dict) -> List[str]:
+    """Timing rows by operation, then memory and start-up rows."""
+    ops: Dict[str, Dict[str, float]] = {}  # operation -> impl -> ns per item
+    extra: Dict[str, dict] = {}
+    for b in bench["benchmarks"]:
+        info = b.get("extra_info", {})
+        op, impl = info.get("operation"), info.get("impl")
+        if op in ("plan memory", "start-up"):
+            extra[op] = info
+        elif op and impl:
+            ops.setdefault(op, {})[impl] = b["stats"]["median"] / info.get("items", 1) * 1e9
+    rows = []
+    for op, times in ops.items():
+        ours = times.pop("fraudcore", None)
+        alt_name, alt = next(iter(times.items()), ("", None))
+        alt_cell = f"{fmt_ns(alt)} ({alt_name})" if alt_name else "—"
+        rows.append(f"| {op} | {fmt_ns(ours)} | {alt_cell} | {ratio(alt, ours)} |")
+    mem = extra.get("plan memory")
+    if mem:
+        ours = mem["fraudcore_bytes_per_prefix"]
+        for label, key in MEMORY:
+            alt = mem.get(key)
+            rows.append(
+                f"| plan trie, bytes per prefix ({mem['prefixes']:,}) | {ours:.1f} B "
+                f"| {alt:.1f} B ({label}) | {ratio(alt, ours)} |"
+            )
+    start = extra.get("start-up")
+    if start:
+        wall, inside = start["startup_s"], start["import_to_verdict_s"]
+        rows.append(
+            "| start-up: import + `Engine.default()` + one score, warm cache "
+            f"| {wall:.2f} s (in-process {inside:.2f} s) | — | — |"
+        )
+    return rows
+
+
+# Criterion benchmark ids (benches/rust/core.rs) -> the Rust call they time, per number.
+CRITERION = {
+    "normalize": "`Engine::normalize`",
+    "classify": "`Engine::classify`",
+    "normalize+classify": "`Engine::lookup` (normalise + classify)",
+    "score": "`Engine::score`",
+}
+
+
+def criterion_rows(target: Path) -> List[str]:
+    rows = []
+    order = list(CRITERION)
+    paths = target.glob("criterion/*/new/estimates.json")
+    for path in sorted(
+        paths, key=lambda p: (order + [p.parent.parent.name]).index(p.parent.parent.name)
+    ):
+        name = path.parent.parent.name
+        median = json.loads(path.read_text())["median"]["point_estimate"]
+        label = CRITERION.get(name, f"`{name}`")
+        rows.append(f"| Rust {label}, criterion | {fmt_ns(median)} | — | — |")
+    return rows
+
+
+def main(argv: List[str]) -> int:
+    if len(argv) != 2:
+        print(f"usage: {argv[0]} BENCH_JSON", file=sys.stderr)
+        return 2
+    bench = json.loads(Path(argv[1]).read_text())
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    print("| operation | fraudcore | alternative | ratio |")
+    print("|---|---|---|---|")
+    for row in python_rows(bench) + criterion_rows(target):
+        print(row)
+    machine = bench.get("machine_info", {})
+    print(
+        f"\n{machine.get('cpu', {}).get('brand_raw', 'unknown CPU')}, "
+        f"{machine.get('python_implementation', 'Python')} {machine.get('python_version', '')}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
