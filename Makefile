@@ -32,6 +32,7 @@ bench: ## Time the benchmarks (Python and Rust) and print the README table
 	$(PYTHON) benches/table.py target/bench.json
 
 lint: ## rustfmt, clippy (warnings are errors), ruff
+	$(PIP) install -q "ruff>=0.6"
 	cargo fmt --check
 	cargo clippy --all-targets --features python -- -D warnings
 	$(PYTHON) -m ruff check python tests benches

@@ -20,7 +20,8 @@ use std::path::Path;
 
 /// Magic and format version of a compiled plan file (see [`crate::persist`]).
 const PLAN_MAGIC: &[u8; 8] = b"FCPLAN\0\0";
-const PLAN_VERSION: u32 = 1;
+/// Bumped whenever the compiled plan's layout or meaning changes; part of the cache file name.
+pub const PLAN_VERSION: u32 = 1;
 
 /// Most patterns one country calling code may have (the NANP's +1 needs about 300).
 const MAX_PATTERNS: usize = 64 * 8;

@@ -1068,6 +1068,7 @@ const INVALID_REASONS: [Invalid; 6] = [
 #[pymodule(gil_used = false)]
 fn _fraudcore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("PLAN_FORMAT_VERSION", crate::numplan::PLAN_VERSION)?;
     m.add_class::<PyCall>()?;
     m.add_class::<PyNumberInfo>()?;
     m.add_class::<PyVerdict>()?;

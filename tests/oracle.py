@@ -30,7 +30,15 @@ def valid_examples() -> List[Tuple[str, phonenumbers.PhoneNumber]]:
                 out.append((region, n))
     for cc in sorted(phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS):
         meta = phonenumbers.PhoneMetadata.metadata_for_nongeo_region(cc)
-        for attr in ("toll_free", "premium_rate", "shared_cost", "voip", "personal_number", "uan", "mobile"):
+        for attr in (
+            "toll_free",
+            "premium_rate",
+            "shared_cost",
+            "voip",
+            "personal_number",
+            "uan",
+            "mobile",
+        ):
             desc = getattr(meta, attr, None)
             if desc is not None and desc.example_number:
                 n = phonenumbers.parse("+%d%s" % (cc, desc.example_number))
@@ -66,7 +74,9 @@ def expected(raw_e164: str) -> Optional[dict]:
     valid = phonenumbers.is_valid_number(n)
     location = None
     if valid:
-        location = _prefix_description_for_number(GEOCODE_DATA, GEOCODE_LONGEST_PREFIX, n, "en") or None
+        location = (
+            _prefix_description_for_number(GEOCODE_DATA, GEOCODE_LONGEST_PREFIX, n, "en") or None
+        )
     return {
         "e164": e164(n),
         "region": phonenumbers.region_code_for_number(n),

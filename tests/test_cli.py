@@ -28,7 +28,10 @@ def test_missing_file_exits_1(capsys):
 
 def test_console_script_is_installed():
     out = subprocess.run(
-        [sys.executable, "-m", "fraudcore.cli", "--version"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "fraudcore.cli", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert out.startswith("fraudcore ")
 
@@ -45,6 +48,12 @@ def test_list_build_show_export_merge(tmp_path, capsys):
     assert main(["list", "show", str(out)]) == 0
     a, b = tmp_path / "a.fclist", tmp_path / "b.fclist"
     for path in (a, b):
-        assert main(["list", "export", str(out), "-o", str(path), "--capacity", "1000", "--seed", "7"]) == 0
-    assert main(["list", "merge", str(a), str(b), "-o", str(tmp_path / "m.fclist"), "--name", "nat"]) == 0
+        assert (
+            main(["list", "export", str(out), "-o", str(path), "--capacity", "1000", "--seed", "7"])
+            == 0
+        )
+    assert (
+        main(["list", "merge", str(a), str(b), "-o", str(tmp_path / "m.fclist"), "--name", "nat"])
+        == 0
+    )
     assert "nat: dno, bloom-only" in capsys.readouterr().out

@@ -19,7 +19,9 @@ texts = st.one_of(
 
 @given(texts, texts, st.sampled_from(["international", "national", "onnet"]), texts)
 def test_scoring_never_raises_on_hostile_numbers(engine, caller, callee, ingress, network):
-    v = engine.score({"caller": caller, "callee": callee, "ingress": ingress, "network_number": network})
+    v = engine.score(
+        {"caller": caller, "callee": callee, "ingress": ingress, "network_number": network}
+    )
     assert v.action in ("allow", "flag", "block")
     assert 0.0 <= v.score <= 1.0
     if v.caller.e164 is None:

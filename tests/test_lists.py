@@ -31,7 +31,10 @@ def test_exact_list_is_a_read_only_set():
     assert "NumberList(name='fraud'" in repr(lst)
 
 
-@given(st.sets(st.integers(10**10, 10**12), max_size=300), st.sets(st.integers(10**10, 10**12), max_size=300))
+@given(
+    st.sets(st.integers(10**10, 10**12), max_size=300),
+    st.sets(st.integers(10**10, 10**12), max_size=300),
+)
 def test_no_false_negatives_and_no_false_positives(members, others):
     lst = NumberList.from_numbers(members, name="t", fpr=0.01)
     assert all(n in lst for n in members)
@@ -105,7 +108,9 @@ def test_sharing_filters_between_operators(tmp_path):
     fa = NumberList.from_numbers(a, name="op_a").to_filter(**params)
     fb = NumberList.from_numbers(b, name="op_b").to_filter(**params)
     assert not fa.exact and fa.kind == "block"
-    assert NumberList.from_numbers(a, name="x").to_filter(kind="partner", **params).kind == "partner"
+    assert (
+        NumberList.from_numbers(a, name="x").to_filter(kind="partner", **params).kind == "partner"
+    )
     fa.save(tmp_path / "a.fclist")
     shared = NumberList.load(tmp_path / "a.fclist")
     merged = shared.merge(fb, name="national")
@@ -125,7 +130,11 @@ def test_bloom_only_false_positive_rate_is_as_configured():
     filt = NumberList.from_numbers(members, name="m").to_filter(capacity=100_000, fpr=1e-3)
     rng = random.Random(4)
     member_set = set(members)
-    probes = [n for n in (78_000_000_000 + rng.randrange(10**9) for _ in range(1_000_000)) if n not in member_set]
+    probes = [
+        n
+        for n in (78_000_000_000 + rng.randrange(10**9) for _ in range(1_000_000))
+        if n not in member_set
+    ]
     rate = sum(p in filt for p in probes) / len(probes)
     assert rate <= 1.5e-3, rate
 
@@ -140,7 +149,7 @@ def test_engine_scores_with_lists(engine):
     kz_engine.set_list(NumberList.from_numbers([KZ], name="vip", kind="allow"))
     v = kz_engine.score({**call, "caller": "+77011234567"})
     assert (v.action, v.reasons) == ("allow", ("allowlist:vip",))
-    assert [l.name for l in kz_engine.lists] == ["banks", "fraud", "vip"]
+    assert [lst.name for lst in kz_engine.lists] == ["banks", "fraud", "vip"]
     assert kz_engine.remove_list("vip")
     assert engine.lists == []  # other engines are unaffected
 
@@ -155,7 +164,9 @@ def test_updates_while_scoring_from_threads():
 
     def score():
         while not stop.is_set():
-            v = eng.score({"caller": "+77011000005", "callee": "87272123456", "ingress": "national"})
+            v = eng.score(
+                {"caller": "+77011000005", "callee": "87272123456", "ingress": "national"}
+            )
             if v.action not in ("allow", "block"):
                 errors.append(v)
 
@@ -163,7 +174,9 @@ def test_updates_while_scoring_from_threads():
         while not stop.is_set():
             eng.set_list(NumberList.from_numbers([], name="other"))
 
-    threads = [threading.Thread(target=score) for _ in range(3)] + [threading.Thread(target=replace)]
+    threads = [threading.Thread(target=score) for _ in range(3)] + [
+        threading.Thread(target=replace)
+    ]
     for t in threads:
         t.start()
     for i, n in enumerate(numbers):

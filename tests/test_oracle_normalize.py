@@ -37,7 +37,14 @@ def home(region):
 
 @pytest.mark.parametrize(
     "form",
-    ["e164", "international", "idd_810", "idd_00", "digits_on_international", "e164_on_international"],
+    [
+        "e164",
+        "international",
+        "idd_810",
+        "idd_00",
+        "digits_on_international",
+        "e164_on_international",
+    ],
 )
 def test_international_forms_of_every_example(kz, form):
     for _, n in valid_examples():
@@ -45,7 +52,12 @@ def test_international_forms_of_every_example(kz, form):
         digits = s[1:]
         raw, ingress, oracle_raw, oracle_region = {
             "e164": (s, "national", s, "KZ"),
-            "international": (phonenumbers.format_number(n, F.INTERNATIONAL), "national", None, "KZ"),
+            "international": (
+                phonenumbers.format_number(n, F.INTERNATIONAL),
+                "national",
+                None,
+                "KZ",
+            ),
             "idd_810": ("810 " + digits, "national", None, "KZ"),
             "idd_00": ("00" + digits, "national", s, None),
             "digits_on_international": (digits, "international", s, None),

@@ -46,8 +46,11 @@ def test_readme_quickstart_runs():
     assert blocks, "README has no >>> quickstart"
     parser = doctest.DocTestParser()
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    namespace: dict = {}  # blocks build on each other, as in a session
     for i, block in enumerate(blocks):
-        runner.run(parser.get_doctest(block, {}, f"README[{i}]", "README.md", 0))
+        test = parser.get_doctest(block, namespace, f"README[{i}]", "README.md", 0)
+        runner.run(test, clear_globs=False)
+        namespace.update(test.globs)  # DocTest copies its globals
     assert runner.failures == 0
 
 

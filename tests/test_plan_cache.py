@@ -66,7 +66,12 @@ def test_bad_source_json_names_line_and_column():
 def _fresh_python(code, cache_dir):
     env = dict(os.environ, FRAUDCORE_CACHE_DIR=str(cache_dir))
     return subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=True
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     ).stdout
 
 

@@ -43,7 +43,9 @@ def test_home_cli_on_domestic_ingress_is_allowed(engine, ingress):
     assert engine.score(call(ingress=ingress)).action == "allow"
 
 
-@pytest.mark.parametrize("caller", ["+79161234567", "+74951234567", "+14155552671", "+442071838750"])
+@pytest.mark.parametrize(
+    "caller", ["+79161234567", "+74951234567", "+14155552671", "+442071838750"]
+)
 def test_foreign_callers_from_abroad_are_allowed(engine, caller):
     v = engine.score(call(caller=caller))
     assert v.action == "allow", v.reasons
@@ -100,7 +102,9 @@ def test_call_object_and_mappings_score_alike(engine):
 
 
 def test_call_object_keeps_its_fields():
-    c = fraudcore.Call(KZ_MOBILE, ALMATY, "International", roaming="yes", attestation="b", duration="3.5")
+    c = fraudcore.Call(
+        KZ_MOBILE, ALMATY, "International", roaming="yes", attestation="b", duration="3.5"
+    )
     assert (c.ingress, c.roaming, c.attestation, c.duration) == ("international", True, "B", 3.5)
     assert c.timestamp is None and c.trunk == "" and c.network_number is None
     assert "Call(" in repr(c)

@@ -10,8 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-import fraudcore
-
 CALLS = [
     ({"caller": "+77011234567", "callee": "87272123456", "ingress": "international"}, "block"),
     ({"caller": "+77011234567", "callee": "87272123456", "ingress": "onnet"}, "allow"),

@@ -2,7 +2,8 @@
 
 >>> import fraudcore
 >>> engine = fraudcore.Engine.default()
->>> engine.score({"caller": "+77011234567", "callee": "87272123456", "ingress": "international"}).action
+>>> call = {"caller": "+77011234567", "callee": "87272123456", "ingress": "international"}
+>>> engine.score(call).action
 'block'
 """
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ._fraudcore import Engine as _RustEngine
 from ._data import data_path
+from ._fraudcore import Engine as _RustEngine
 
 __all__ = ["Engine"]
 

@@ -26,7 +26,10 @@ class InvalidTypeError(FraudcoreError, TypeError):
 
 
 class ParseError(InvalidValueError):
-    """A text input (overlay, policy) that does not parse; the message starts `file:line:column:`."""
+    """A text input (overlay, list, policy) that does not parse.
+
+    The message starts `file:line:column:`.
+    """
 
 
 class CorruptFileError(InvalidValueError):

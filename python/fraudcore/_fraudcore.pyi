@@ -5,8 +5,9 @@ from typing import Any, Dict, Iterable, Iterator, List, Literal, Mapping, Option
 
 from typing_extensions import disjoint_base, final
 
-__all__ = ["__version__", "Call", "NumberInfo", "Verdict", "NumberingPlan", "Engine", "NumberList", "INVALID_REASONS"]
+__all__ = ["__version__", "Call", "NumberInfo", "Verdict", "NumberingPlan", "Engine", "NumberList", "INVALID_REASONS", "PLAN_FORMAT_VERSION"]
 __version__: str
+PLAN_FORMAT_VERSION: int
 INVALID_REASONS: Tuple[str, ...]
 
 _Text = Union[str, bytes, int, None]

@@ -124,8 +124,9 @@ def cache_dir() -> Path:
 
 
 def cache_path() -> Path:
-    """The cache file for this phonenumbers and fraudcore version pair."""
-    name = f"numplan-pn{phonenumbers.__version__}-fc{_fraudcore.__version__}.fcplan"
+    """The cache file for this phonenumbers version, fraudcore version and plan format."""
+    versions = f"pn{phonenumbers.__version__}-fc{_fraudcore.__version__}"
+    name = f"numplan-{versions}-v{_fraudcore.PLAN_FORMAT_VERSION}.fcplan"
     return cache_dir() / name
 
 

@@ -177,7 +177,9 @@ def _parser() -> argparse.ArgumentParser:
     ):
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("numbers", nargs="+")
-        cmd.add_argument("--ingress", default="national", choices=["international", "national", "onnet"])
+        cmd.add_argument(
+            "--ingress", default="national", choices=["international", "national", "onnet"]
+        )
         cmd.set_defaults(run=run)
     _add_list_commands(sub)
     return p
