@@ -637,6 +637,57 @@ mod tests {
         assert!(fa.merge(&other, "x").is_err());
     }
 
+    #[test]
+    fn concurrent_updates_compactions_and_lookups_lose_nothing() {
+        let list = Arc::new(NumberList::build("c", ListKind::Block, (0..1000).collect(), 1e-3, 0).unwrap());
+        let writers: Vec<_> = (0..3u64)
+            .map(|t| {
+                let list = Arc::clone(&list);
+                std::thread::spawn(move || {
+                    for i in 0..2000u64 {
+                        assert!(list.add(1_000_000 * (t + 1) + i).unwrap());
+                        if i % 4 == 0 && i < 1200 {
+                            assert!(list.remove(t * 300 + i / 4).unwrap());
+                        }
+                    }
+                })
+            })
+            .collect();
+        let compactor = {
+            let list = Arc::clone(&list);
+            std::thread::spawn(move || {
+                for _ in 0..20 {
+                    list.compact().unwrap();
+                    std::thread::yield_now();
+                }
+            })
+        };
+        let reader = {
+            let list = Arc::clone(&list);
+            std::thread::spawn(move || {
+                for _ in 0..20_000 {
+                    // Never removed: must stay visible through every compaction.
+                    assert_eq!(list.contains(999), Membership::Present);
+                }
+            })
+        };
+        for w in writers {
+            w.join().unwrap();
+        }
+        compactor.join().unwrap();
+        reader.join().unwrap();
+        list.compact().unwrap();
+        for t in 0..3u64 {
+            for i in 0..2000u64 {
+                assert_eq!(list.contains(1_000_000 * (t + 1) + i), Membership::Present);
+            }
+            for k in t * 300..t * 300 + 300 {
+                assert_eq!(list.contains(k), Membership::Absent, "{k}");
+            }
+        }
+        assert_eq!(list.len(), 1000 - 900 + 6000);
+    }
+
     proptest! {
         #[test]
         fn updates_agree_with_a_set(

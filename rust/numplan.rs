@@ -21,7 +21,7 @@ use std::path::Path;
 /// Magic and format version of a compiled plan file (see [`crate::persist`]).
 const PLAN_MAGIC: &[u8; 8] = b"FCPLAN\0\0";
 /// Bumped whenever the compiled plan's layout or meaning changes; part of the cache file name.
-pub const PLAN_VERSION: u32 = 1;
+pub const PLAN_VERSION: u32 = 2;
 
 /// Most patterns one country calling code may have (the NANP's +1 needs about 300).
 const MAX_PATTERNS: usize = 64 * 8;
@@ -540,7 +540,7 @@ fn compile_country(code: u16, sources: &[&TerritorySource]) -> Result<Country> {
             dense::Config::new()
                 .match_kind(MatchKind::All)
                 .start_kind(StartKind::Anchored)
-                .minimize(false),
+                .minimize(true),
         )
         .syntax(
             regex_automata::util::syntax::Config::new()
