@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, RwLock};
 pub const MAX_DELTA: usize = 1 << 20;
 /// Magic and format version of list files.
 const LIST_MAGIC: &[u8; 8] = b"FCLIST\0\0";
-const LIST_VERSION: u32 = 1;
+const LIST_VERSION: u32 = 2;
 /// Fixed words at the start of a list file's payload.
 const META_WORDS: usize = 10;
 
@@ -639,7 +639,9 @@ mod tests {
 
     #[test]
     fn concurrent_updates_compactions_and_lookups_lose_nothing() {
-        let list = Arc::new(NumberList::build("c", ListKind::Block, (0..1000).collect(), 1e-3, 0).unwrap());
+        let list = Arc::new(
+            NumberList::build("c", ListKind::Block, (0..1000).collect(), 1e-3, 0).unwrap(),
+        );
         let writers: Vec<_> = (0..3u64)
             .map(|t| {
                 let list = Arc::clone(&list);
