@@ -9,7 +9,8 @@ which runs ``python -m pytest benches --benchmark-enable --benchmark-only
 then ``python benches/table.py target/bench.json``. Criterion's estimates
 (``target/criterion/*/new/estimates.json``, or under ``$CARGO_TARGET_DIR``) are added when present;
 run ``cargo bench`` with ``FRAUDCORE_PLAN=<compiled-plan cache>`` to time the full plan rather than
-the small test sample.
+the small test sample. The 100 M number-list rows appear when the run had
+``FRAUDCORE_BENCH_100M=1`` (benches/test_bench_lists.py).
 
 Times are medians per item (per number or per call); ratio = alternative / fraudcore, so
 ``12.0x`` means fraudcore is twelve times faster (or, for memory, smaller).
@@ -59,6 +60,8 @@ def python_rows(bench: dict) -> List[str]:
     for b in bench["benchmarks"]:
         info = b.get("extra_info", {})
         op, impl = info.get("operation"), info.get("impl")
+        if _is_list_bench(b):
+            continue  # list_rows
         if op in ("plan memory", "start-up"):
             extra[op] = info
         elif op and impl:
@@ -85,6 +88,89 @@ def python_rows(bench: dict) -> List[str]:
             "| start-up: import + `Engine.default()` + one score, warm cache "
             f"| {wall:.2f} s (in-process {inside:.2f} s) | — | — |"
         )
+    return rows
+
+
+# Number lists (test_bench_lists.py): fraudcore impl -> like-for-like alternatives.
+LIST_PAIRS = [
+    ("fraudcore", "set"),
+    ("fraudcore", "rbloom"),
+    ("fraudcore filter", "rbloom"),
+    ("fraudcore filter", "pyprobables"),
+]
+LIST_LABELS = {"fraudcore": "exact", "fraudcore filter": "filter"}
+# Memory figures: (fraudcore key, fraudcore label, alternative key, alternative label).
+LIST_MEMORY = [
+    ("fraudcore", "exact", "set", "`set` of ints"),
+    ("filter", "filter", "rbloom", "rbloom"),
+    ("filter", "filter", "pyprobables", "pyprobables"),
+]
+
+
+def _is_list_bench(b: dict) -> bool:
+    return (b.get("group") or "").startswith("lists")
+
+
+def _keys(n: int) -> str:
+    return f"{n / 1e6:g} M" if n >= 1_000_000 else f"{n:,}"
+
+
+def list_rows(bench: dict) -> List[str]:
+    """Number lists: `in` and build times, bytes per number, false positives, the 100 M run."""
+    times: Dict[tuple, Dict[str, float]] = {}  # (operation, keys) -> impl -> ns per item
+    extra: Dict[tuple, dict] = {}
+    for b in filter(_is_list_bench, bench["benchmarks"]):
+        info = b.get("extra_info", {})
+        op, impl, keys = info.get("operation"), info.get("impl"), info.get("keys")
+        if op in ("list memory", "false positives", "100M list"):
+            extra[(op, keys)] = info
+        elif op and impl:
+            ns = b["stats"]["median"] / info.get("items", 1) * 1e9
+            times.setdefault((op, keys), {})[impl] = ns
+    rows = []
+    for (op, keys), t in times.items():
+        label = f"`key in list`, {op[4:]}" if op.startswith("in, ") else f"{op}, per number"
+        for ours_impl, alt_impl in LIST_PAIRS:
+            ours, alt = t.get(ours_impl), t.get(alt_impl)
+            if ours is None or alt is None:
+                continue
+            rows.append(
+                f"| {label} ({_keys(keys)} keys) | {fmt_ns(ours)} ({LIST_LABELS[ours_impl]}) "
+                f"| {fmt_ns(alt)} ({alt_impl}) | {ratio(alt, ours)} |"
+            )
+        if "call overhead" in t:
+            rows.append(
+                f"| {label} ({_keys(keys)} keys): timing-loop overhead in every cell "
+                f"| {fmt_ns(t['call overhead'])} | — | — |"
+            )
+    for (op, keys), info in extra.items():
+        if op == "list memory":
+            for ours_key, ours_label, alt_key, alt_label in LIST_MEMORY:
+                ours = info[f"{ours_key}_bytes_per_number"]
+                alt = info[f"{alt_key}_bytes_per_number"]
+                rows.append(
+                    f"| list memory, bytes per number ({_keys(keys)}) | {ours:.2f} B "
+                    f"({ours_label}) | {alt:.2f} B ({alt_label}) | {ratio(alt, ours)} |"
+                )
+        elif op == "false positives":
+            ours, alt = info["filter_fpr"], info["rbloom_fpr"]
+            rows.append(
+                f"| false-positive rate at {info['configured_fpr']:g} ({_keys(keys)} keys, "
+                f"{_keys(info['absent'])} absent) | {ours:.2e} (filter) | {alt:.2e} (rbloom) "
+                f"| {ratio(alt, ours)} |"
+            )
+        elif op == "100M list":
+            n = _keys(info["numbers"])
+            rows += [
+                f"| {n} numbers: `NumberList.from_file` (read + parse + build) "
+                f"| {info['from_file_s']:.1f} s | — | — |",
+                f"| {n} numbers: `save` / `NumberList.load` (mmap, warm cache) "
+                f"| {info['save_s']:.2f} s / {info['load_s']:.3f} s | — | — |",
+                f"| {n} numbers: bytes per number (file {info['fclist_bytes'] / 1e6:,.0f} MB) "
+                f"| {info['bytes_per_number']:.2f} B | — | — |",
+                f"| {n} numbers: `in` on the loaded list, hit / miss "
+                f"| {fmt_ns(info['lookup_hit_ns'])} / {fmt_ns(info['lookup_miss_ns'])} | — | — |",
+            ]
     return rows
 
 
@@ -119,7 +205,7 @@ def main(argv: List[str]) -> int:
     target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
     print("| operation | fraudcore | alternative | ratio |")
     print("|---|---|---|---|")
-    for row in python_rows(bench) + criterion_rows(target):
+    for row in python_rows(bench) + list_rows(bench) + criterion_rows(target):
         print(row)
     machine = bench.get("machine_info", {})
     print(

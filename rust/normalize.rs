@@ -317,8 +317,21 @@ fn national(plan: &NumberingPlan, dial: &DialPlan, d: &[u8]) -> Result<Number, I
     if let Some(cc_len) = cc_text.filter(|&n| d.starts_with(&cc_buf[..n])) {
         let potential = strip_national_prefix(plan, country, home, &d[cc_len..]);
         let p = potential.as_slice();
-        if (!plan.matches_general(country, home, d) && plan.matches_general(country, home, p))
+        let full_is_home = plan.matches_general(country, home, d);
+        if (!full_is_home && plan.matches_general(country, home, p))
             || home.length_check(d.len()) == LengthCheck::TooLong
+        {
+            return finish(plan, dial.country_code, p);
+        }
+        // Beyond phonenumbers: where the country code is shared (+7: KZ and RU; +1: the NANP),
+        // `79161234567` read in KZ is a Russian number, not the invalid Kazakh `+7 79161234567`
+        // that phonenumbers makes of it. phonenumbers' answer is never valid here, since the
+        // full digits do not match the home plan, so agreement on valid numbers is kept.
+        if !full_is_home
+            && country
+                .territories
+                .iter()
+                .any(|t| plan.matches_general(country, t, p))
         {
             return finish(plan, dial.country_code, p);
         }
@@ -443,6 +456,17 @@ mod tests {
                 Ok("+77011234567"),
                 "{raw:?}"
             );
+        }
+    }
+
+    #[test]
+    fn shared_country_code_without_plus_reads_the_other_territory() {
+        for (raw, want) in [
+            ("79161234567", "+79161234567"),
+            ("7 916 123 45 67", "+79161234567"),
+            ("74951234567", "+74951234567"),
+        ] {
+            assert_eq!(norm(raw, Ingress::National).as_deref(), Ok(want), "{raw:?}");
         }
     }
 

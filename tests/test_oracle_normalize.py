@@ -105,6 +105,16 @@ def test_the_formats_switches_present(kz, raw):
 
 
 @pytest.mark.parametrize(
+    "raw, want",
+    [("79161234567", "+79161234567"), ("7 495 123 45 67", "+74951234567")],
+)
+def test_shared_country_code_without_plus(kz, raw, want):
+    """Deliberate difference: phonenumbers reads these in KZ as invalid `+7 7916…` numbers."""
+    assert kz.normalize(raw) == want
+    assert parsed(raw, "KZ") != want
+
+
+@pytest.mark.parametrize(
     "raw, reason",
     [
         ("", "empty"),
