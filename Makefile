@@ -28,7 +28,8 @@ test-python: ## pytest: tests and benches (each benchmark runs once)
 
 bench: ## Time the benchmarks (Python and Rust) and print the README table
 	$(PYTHON) -m pytest benches --benchmark-enable --benchmark-only --benchmark-json=target/bench.json -p no:randomly
-	cargo bench --bench core -- --noplot
+	FRAUDCORE_PLAN=$$($(PYTHON) -c 'import fraudcore._plan as p; p.load_plan(); print(p.cache_path())') \
+		cargo bench --bench core
 	$(PYTHON) benches/table.py target/bench.json
 
 lint: ## rustfmt, clippy (warnings are errors), ruff
