@@ -8,6 +8,12 @@
 use crate::engine::Engine;
 use crate::normalize::Ingress;
 use crate::{Error, Result};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Told the bytes parsed so far, from the parsing threads, about every [`PROGRESS_STEP`] bytes.
+pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
+/// Bytes between two progress reports.
+pub const PROGRESS_STEP: u64 = 4 << 20;
 
 /// How many bad lines a report quotes.
 pub const REPORTED_BAD_LINES: usize = 10;
@@ -45,34 +51,34 @@ struct Chunk {
     first_bad: Vec<BadLine>,
 }
 
-/// Parses list text. `source_name` names the file in errors.
+/// Parses list text. `source_name` names the file in errors; `progress`, if given, hears how
+/// many bytes are done.
 pub fn parse_list(
     engine: &Engine,
     text: &[u8],
     source_name: &str,
     strict: bool,
+    progress: Option<Progress<'_>>,
 ) -> Result<(Vec<u64>, LoadReport)> {
+    let done = AtomicU64::new(0);
+    let done = &done;
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 8);
     let chunks = split_at_lines(text, if text.len() < (1 << 20) { 1 } else { threads });
-    let parsed: Vec<Chunk> = std::thread::scope(|s| {
+    let parsed: Option<Vec<Chunk>> = std::thread::scope(|s| {
         let handles: Vec<_> = chunks
             .iter()
-            .map(|c| s.spawn(move || parse_chunk(engine, c)))
+            .map(|c| s.spawn(move || parse_chunk(engine, c, done, progress)))
             .collect();
+        // A chunk that panicked must not silently drop its numbers.
         handles
             .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| Chunk {
-                    keys: vec![],
-                    lines: 0,
-                    bad: 0,
-                    first_bad: vec![],
-                })
-            })
-            .collect()
+            .map(|h| h.join().ok())
+            .collect::<Option<Vec<Chunk>>>()
     });
+    let parsed =
+        parsed.ok_or_else(|| Error::invalid("list", format!("{source_name}: parsing failed")))?;
     let mut report = LoadReport::default();
     let mut keys = Vec::with_capacity(parsed.iter().map(|c| c.keys.len()).sum());
     for chunk in parsed {
@@ -120,7 +126,13 @@ fn split_at_lines(text: &[u8], parts: usize) -> Vec<&[u8]> {
     out
 }
 
-fn parse_chunk(engine: &Engine, text: &[u8]) -> Chunk {
+fn parse_chunk(
+    engine: &Engine,
+    text: &[u8],
+    done: &AtomicU64,
+    progress: Option<Progress<'_>>,
+) -> Chunk {
+    let mut pending = 0u64;
     let mut chunk = Chunk {
         keys: Vec::with_capacity(text.len() / 13),
         lines: 0,
@@ -129,6 +141,14 @@ fn parse_chunk(engine: &Engine, text: &[u8]) -> Chunk {
     };
     for raw in text.split(|&b| b == b'\n') {
         chunk.lines += 1;
+        pending += raw.len() as u64 + 1;
+        if pending >= PROGRESS_STEP {
+            let total = done.fetch_add(pending, Ordering::Relaxed) + pending;
+            pending = 0;
+            if let Some(report) = progress {
+                report(total);
+            }
+        }
         let line = match raw.iter().position(|&b| b == b'#') {
             Some(i) => &raw[..i],
             None => raw,
@@ -158,6 +178,10 @@ fn parse_chunk(engine: &Engine, text: &[u8]) -> Chunk {
             }
         }
     }
+    let total = done.fetch_add(pending, Ordering::Relaxed) + pending;
+    if let Some(report) = progress {
+        report(total.min(done.load(Ordering::Relaxed)));
+    }
     // A final newline leaves an empty last piece that is not a line.
     if text.ends_with(b"\n") {
         chunk.lines -= 1;
@@ -178,7 +202,7 @@ mod tests {
     #[test]
     fn reads_formats_comments_and_reports_bad_lines() {
         let text = b"# fraud numbers\n+77011234567\n8 (701) 123-45-68  # from case 12\n\nhello\r\n87011234569\r\n+7\n";
-        let (keys, report) = parse_list(&engine(), text, "f.txt", false).unwrap();
+        let (keys, report) = parse_list(&engine(), text, "f.txt", false, None).unwrap();
         assert_eq!(keys, [77011234567, 77011234568, 77011234569]);
         assert_eq!((report.lines, report.numbers, report.bad), (7, 3, 2));
         assert_eq!(
@@ -190,7 +214,7 @@ mod tests {
             }
         );
         assert_eq!(report.first_bad[1].line, 7);
-        let e = parse_list(&engine(), text, "f.txt", true)
+        let e = parse_list(&engine(), text, "f.txt", true, None)
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("f.txt:5:1:") && e.contains("hello"), "{e}");
@@ -206,7 +230,19 @@ mod tests {
                 text.push_str(&format!("+7701{:07}\n", i));
             }
         }
-        let (keys, report) = parse_list(&engine(), text.as_bytes(), "big.txt", false).unwrap();
+        let seen = AtomicU64::new(0);
+        let progress = |done: u64| {
+            seen.fetch_max(done, Ordering::Relaxed);
+        };
+        let (keys, report) = parse_list(
+            &engine(),
+            text.as_bytes(),
+            "big.txt",
+            false,
+            Some(&progress),
+        )
+        .unwrap();
+        assert!(seen.load(Ordering::Relaxed) >= text.len() as u64);
         assert_eq!(keys.len(), 199_999);
         assert_eq!(report.first_bad[0].line, 150_001);
         assert_eq!(report.lines, 200_000);

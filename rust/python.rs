@@ -846,7 +846,7 @@ fn wrap_list(list: NumberList) -> PyNumberList {
 impl PyNumberList {
     /// Reads a text file (one number per line, any format the engine's normaliser reads).
     #[staticmethod]
-    #[pyo3(signature = (engine, path, *, name=None, kind="block", fpr=1e-4, seed=0, strict=false))]
+    #[pyo3(signature = (engine, path, *, name=None, kind="block", fpr=1e-4, seed=0, strict=false, progress=None))]
     #[allow(clippy::too_many_arguments)]
     fn from_file(
         py: Python<'_>,
@@ -857,8 +857,12 @@ impl PyNumberList {
         fpr: f64,
         seed: u64,
         strict: bool,
+        progress: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         let engine = engine.get().inner.clone();
+        // `progress(done_bytes, total_bytes)` is called from the parsing threads, each taking
+        // the GIL briefly; its first exception is raised once loading is over.
+        let failed: std::sync::Mutex<Option<PyErr>> = std::sync::Mutex::new(None);
         let kind = ListKind::parse(kind).map_err(|e| to_py_err(py, e))?;
         let name = name.unwrap_or_else(|| {
             path.file_stem()
@@ -866,9 +870,31 @@ impl PyNumberList {
         });
         let result = py.detach(|| -> crate::Result<(NumberList, LoadReport)> {
             let text = crate::persist::read(&path)?;
-            let (keys, report) = parse_list(&engine, &text, &path.display().to_string(), strict)?;
+            let total = text.len() as u64;
+            let report_to_python = |done: u64| {
+                if let Some(cb) = &progress {
+                    Python::attach(|py| {
+                        if let Err(e) = cb.call1(py, (done.min(total), total)) {
+                            failed
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .get_or_insert(e);
+                        }
+                    });
+                }
+            };
+            let (keys, report) = parse_list(
+                &engine,
+                &text,
+                &path.display().to_string(),
+                strict,
+                Some(&report_to_python),
+            )?;
             Ok((NumberList::build(&name, kind, keys, fpr, seed)?, report))
         });
+        if let Some(e) = failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            return Err(e);
+        }
         let (list, report) = result.map_err(|e| to_py_err(py, e))?;
         Ok(PyNumberList {
             inner: Arc::new(list),

@@ -69,6 +69,24 @@ def test_loading_a_text_file_reports_bad_lines(tmp_path, engine):
         NumberList.from_file(engine, tmp_path / "absent.txt")
 
 
+def test_loading_reports_progress_and_raises_callback_errors(tmp_path, engine):
+    path = tmp_path / "big.txt"
+    path.write_text("".join(f"+7701{i:07d}\n" for i in range(600_000)), encoding="utf-8")
+    seen = []
+    lst = NumberList.from_file(
+        engine, path, progress=lambda done, total: seen.append((done, total))
+    )
+    size = path.stat().st_size
+    assert len(lst) == 600_000 and len(seen) >= 2
+    assert all(total == size for _, total in seen) and max(d for d, _ in seen) == size
+
+    def broken(done, total):
+        raise RuntimeError("progress display failed")
+
+    with pytest.raises(RuntimeError, match="progress display failed"):
+        NumberList.from_file(engine, path, progress=broken)
+
+
 def test_live_updates_and_compaction():
     lst = NumberList.from_numbers([KZ], name="live")
     assert lst.add(KZ + 1) and not lst.add(KZ + 1)

@@ -1,7 +1,7 @@
 """Type stubs of the Rust extension module (checked against the build by mypy's stubtest)."""
 
 from os import PathLike
-from typing import Any, Dict, Iterable, Iterator, List, Literal, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Literal, Mapping, Optional, Sequence, Tuple, Union
 
 from typing_extensions import disjoint_base, final
 
@@ -134,6 +134,7 @@ class NumberList:
         fpr: float = 1e-4,
         seed: int = 0,
         strict: bool = False,
+        progress: Optional[Callable[[int, int], object]] = None,
     ) -> NumberList: ...
     @staticmethod
     def from_numbers(

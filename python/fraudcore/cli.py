@@ -90,11 +90,32 @@ def _list_info(lst: NumberList) -> str:
     )
 
 
+def _progress_bar(label: str):
+    """A `progress(done, total)` callback drawing one line on a terminal; None when piped."""
+    if not sys.stderr.isatty():
+        return None
+    started = time.perf_counter()
+
+    def show(done: int, total: int) -> None:
+        rate = done / max(time.perf_counter() - started, 1e-9) / 1e6
+        bar = "#" * int(30 * done / max(total, 1))
+        pct = 100 * done / max(total, 1)
+        print(f"\r{label} [{bar:<30}] {pct:5.1f}% {rate:6.1f} MB/s", end="", file=sys.stderr)
+
+    return show
+
+
 def _list_build(args: argparse.Namespace) -> int:
     engine = Engine(args.home_region, international_prefixes=args.international_prefix)
     t = _step(f"reading and parsing {args.input} …")
     lst = NumberList.from_file(
-        engine, args.input, name=args.name, kind=args.kind, fpr=args.fpr, strict=args.strict
+        engine,
+        args.input,
+        name=args.name,
+        kind=args.kind,
+        fpr=args.fpr,
+        strict=args.strict,
+        progress=_progress_bar("parsing"),
     )
     report = lst.report or {}
     _done(t, report.get("lines"))
