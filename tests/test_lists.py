@@ -206,3 +206,42 @@ def test_updates_while_scoring_from_threads():
         t.join()
     assert not errors
     assert all(n in lst for n in numbers) and len(lst) == len(numbers)
+
+
+def _sections(data: bytes):
+    """Byte offsets where the sections of a .fclist file end (see the README's format)."""
+    words = [int.from_bytes(data[24 + 8 * i : 32 + 8 * i], "little") for i in range(10)]
+    name_end = 24 + 80 + (words[8] + 7) // 8 * 8
+    bloom_end = name_end + words[3] * 64
+    return [8, 12, 16, 24, 24 + 80, name_end, bloom_end, len(data)]
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_truncation_at_every_section_boundary_is_refused(tmp_path, exact):
+    lst = NumberList.from_numbers(kz_numbers(5000), name="sections")
+    if not exact:
+        lst = lst.to_filter(capacity=5000)
+    path = tmp_path / "s.fclist"
+    lst.save(path)
+    data = path.read_bytes()
+    for end in _sections(data):
+        for cut in (end - 1, end, end + 1):
+            if 0 < cut < len(data):
+                path.write_bytes(data[:cut])
+                with pytest.raises(fraudcore.CorruptFileError):
+                    NumberList.load(path)
+    path.write_bytes(data)
+    assert len(NumberList.load(path)) == len(lst)
+
+
+def test_wrong_magic_and_version_are_named(tmp_path):
+    path = tmp_path / "v.fclist"
+    NumberList.from_numbers([KZ], name="v").save(path)
+    data = bytearray(path.read_bytes())
+    data[8] = 99  # format version
+    path.write_bytes(bytes(data))
+    with pytest.raises(fraudcore.CorruptFileError, match="format version 99"):
+        NumberList.load(path)
+    path.write_bytes(b"NOTALIST" + bytes(data[8:]))
+    with pytest.raises(fraudcore.CorruptFileError, match="not a fraudcore"):
+        NumberList.load(path)
