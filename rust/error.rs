@@ -1,5 +1,5 @@
 //! The one error type of the core. The Python bindings map each variant to one
-//! `fraudcore.FraudcoreError` subclass in a single place (`python.rs`).
+//! `fraudcore.FraudcoreError` subclass in a single place (`python/errors.rs`).
 
 use std::path::PathBuf;
 

@@ -19,7 +19,7 @@
 //! # Ok::<(), _fraudcore::Error>(())
 //! ```
 //!
-//! Nothing here depends on Python; `python.rs` (behind the `python` feature) is the only
+//! Nothing here depends on Python; `python/` (behind the `python` feature) is the only
 //! binding layer.
 
 pub mod bloom;
