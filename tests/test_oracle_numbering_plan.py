@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 
+import phonenumbers
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -77,3 +78,40 @@ def test_overlay_is_the_documented_difference(engine, plain):
     assert plain.classify("+76001234567").region is None
     info = engine.classify("+76001234567")
     assert (info.region, info.valid, info.tags) == ("KZ", False, ("kz_reserved",))
+
+
+def _pattern_sources():
+    """(country code, national-number pattern) of every type description of every territory."""
+    out = []
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        for attr in (
+            "fixed_line",
+            "mobile",
+            "toll_free",
+            "premium_rate",
+            "shared_cost",
+            "voip",
+            "personal_number",
+            "pager",
+            "uan",
+            "voicemail",
+        ):
+            desc = getattr(meta, attr)
+            if desc is not None and desc.national_number_pattern:
+                out.append((meta.country_code, desc.national_number_pattern))
+    return out
+
+
+PATTERNS = _pattern_sources()
+
+
+@given(st.sampled_from(PATTERNS), st.data())
+def test_numbers_drawn_from_the_metadata_patterns_agree(plain, source, data):
+    """Valid-shaped numbers generated from the patterns themselves, not only the examples."""
+    cc, pattern = source
+    nsn = data.draw(st.from_regex(pattern, fullmatch=True).filter(lambda s: s.isascii()))
+    s = f"+{cc}{nsn}"
+    want = expected(s)
+    if want is not None:
+        assert observed(plain.classify(s)) == want, s
