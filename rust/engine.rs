@@ -330,61 +330,52 @@ impl Engine {
     }
 }
 
-/// Appends the reasons list hits give; a definite allowlist hit cancels the others.
+/// Appends the reasons list hits give. A definite allowlist hit cancels the other list
+/// reasons of the same number only: an allowlisted CLI does not excuse a blocklisted
+/// network number. A network number equal to the caller is not looked up twice.
 fn list_reasons(
     lists: &[Arc<NumberList>],
     caller: Option<&Classification>,
     network: Option<&Classification>,
     out: &mut Vec<Reason>,
 ) {
-    let first = out.len();
-    let mut allowed = false;
+    let network = network.filter(|n| caller.is_none_or(|c| c.number != n.number));
     for (number, is_network) in [(caller, false), (network, true)] {
         let Some(number) = number else { continue };
+        let first = out.len();
+        let mut allowed = false;
         for list in lists {
             let hit = list.contains(number.number.value());
             if hit == Membership::Absent {
                 continue;
             }
-            let id = ReasonId::List(
-                if is_network {
-                    list.network_reason()
-                } else {
-                    list.reason()
-                }
-                .clone(),
-            );
-            let reason = match (list.kind(), hit) {
+            let id = if is_network {
+                list.network_reason()
+            } else {
+                list.reason()
+            };
+            let id = ReasonId::List(id.clone());
+            let (weight, forces) = match (list.kind(), hit) {
                 (ListKind::Allow, Membership::Present) => {
-                    allowed |= !is_network;
-                    Reason {
-                        id,
-                        weight: 0.0,
-                        forces: None,
-                    }
+                    allowed = true;
+                    (0.0, None)
                 }
                 (ListKind::Allow, _) => continue, // a bloom false positive must not allow
-                (ListKind::Block | ListKind::Dno, Membership::Present) => Reason {
-                    id,
-                    weight: 1.0,
-                    forces: Some(Action::Block),
-                },
-                _ => Reason {
-                    id,
-                    weight: PROBABLE_HIT_WEIGHT,
-                    forces: None,
-                },
+                (ListKind::Block | ListKind::Dno, Membership::Present) => {
+                    (1.0, Some(Action::Block))
+                }
+                _ => (PROBABLE_HIT_WEIGHT, None),
             };
-            out.push(reason);
+            out.push(Reason { id, weight, forces });
         }
-    }
-    if allowed {
-        let mut i = first;
-        while i < out.len() {
-            if out[i].weight > 0.0 {
-                out.remove(i);
-            } else {
-                i += 1;
+        if allowed {
+            let mut i = first;
+            while i < out.len() {
+                if out[i].weight > 0.0 {
+                    out.remove(i);
+                } else {
+                    i += 1;
+                }
             }
         }
     }
@@ -445,6 +436,29 @@ mod tests {
         });
         assert_eq!(v.action, Action::Block);
         assert!(ids(&v).contains(&"spoofed_home_cli"));
+        // ...and not for a blocklisted network number presented with it.
+        let v = e.score(&Call {
+            caller: "+77011234567",
+            network_number: Some("+77051234567"),
+            ..call
+        });
+        assert_eq!(v.action, Action::Allow);
+        e.set_list(Arc::new(
+            NumberList::build("pai", ListKind::Block, vec![77051234567], 1e-3, 0).unwrap(),
+        ));
+        let v = e.score(&Call {
+            caller: "+77011234567",
+            network_number: Some("+77051234567"),
+            ..call
+        });
+        assert_eq!(
+            (v.action, ids(&v)),
+            (
+                Action::Block,
+                vec!["blocklist:pai:network_number", "allowlist:verified"]
+            )
+        );
+        assert!(e.remove_list("pai"));
         assert!(e.remove_list("verified") && !e.remove_list("verified"));
         let v = e.score(&Call {
             network_number: Some("+77011234567"),

@@ -110,7 +110,10 @@ fn split_at_lines(text: &[u8], parts: usize) -> Vec<&[u8]> {
     let mut out = Vec::with_capacity(parts);
     let mut rest = text;
     for i in (1..=parts).rev() {
-        if i == 1 || rest.is_empty() {
+        if rest.is_empty() {
+            break;
+        }
+        if i == 1 {
             out.push(rest);
             break;
         }

@@ -154,7 +154,8 @@ pub struct NumberList {
 
 impl NumberList {
     fn from_base(name: &str, kind: ListKind, base: Base) -> Result<NumberList> {
-        if name.is_empty() || name.len() > 128 || name.chars().any(|c| c.is_control() || c == ':') {
+        let chars = name.chars().count();
+        if chars == 0 || chars > 128 || name.chars().any(|c| c.is_control() || c == ':') {
             return Err(Error::invalid(
                 "name",
                 format!("{name:?}: 1 to 128 characters, no ':' or control characters"),
@@ -233,8 +234,9 @@ impl NumberList {
 
     /// Number of numbers on the list (for a bloom-only list: as inserted, plus the delta).
     pub fn len(&self) -> u64 {
-        let base = self.base.load();
+        // Base and delta are read under the lock a compaction swaps them under.
         let d = self.delta.read().unwrap_or_else(|e| e.into_inner());
+        let base = self.base.load();
         (base.items + d.added.len() as u64).saturating_sub(d.removed.len() as u64)
     }
 
@@ -272,18 +274,26 @@ impl NumberList {
     fn update(&self, key: u64, add: bool) -> Result<bool> {
         if self.delta_len() >= MAX_DELTA {
             self.compact()?;
+            if self.delta_len() >= MAX_DELTA {
+                // Only a bloom-only list's removals survive a compaction.
+                return Err(Error::invalid(
+                    "list",
+                    format!("{}: a bloom-only list holds at most {MAX_DELTA} removals; rebuild the filter", self.name),
+                ));
+            }
         }
         // Under the write lock the base cannot be swapped by a compaction.
         let mut d = self.delta.write().unwrap_or_else(|e| e.into_inner());
         let base = self.base.load();
-        let in_base = base.contains(key) == Membership::Present;
-        let exact = base.exact.is_some();
+        let hit = base.contains(key);
         let changed = if add {
             let was_removed = d.removed.remove(&key);
-            was_removed || (!in_base && d.added.insert(key))
+            was_removed || (hit != Membership::Present && d.added.insert(key))
         } else {
             let was_added = d.added.remove(&key);
-            was_added || ((in_base || !exact) && d.removed.insert(key))
+            // A bloom-only base cannot forget: its removals stay in the delta.
+            let removed = hit != Membership::Absent && d.removed.insert(key);
+            was_added || removed
         };
         self.delta_len
             .store(d.added.len() + d.removed.len(), Ordering::Release);
@@ -323,12 +333,18 @@ impl NumberList {
         let exact = new_base.exact.is_some();
         let mut d = self.delta.write().unwrap_or_else(|e| e.into_inner());
         self.base.store(Arc::new(new_base));
+        // Reconcile with updates made while the new base was built: the new base holds the
+        // snapshot's view, so a key changed since must be restated against it.
         for k in &snapshot.added {
-            d.added.remove(k);
+            if !d.added.remove(k) {
+                d.removed.insert(*k); // removed again meanwhile
+            }
         }
         if exact {
             for k in &snapshot.removed {
-                d.removed.remove(k);
+                if !d.removed.remove(k) {
+                    d.added.insert(*k); // added again meanwhile
+                }
             }
         }
         self.delta_len
@@ -381,6 +397,12 @@ impl NumberList {
     /// The bitwise OR of two bloom filters built with identical parameters, as a new
     /// bloom-only list. Deltas are not carried over: compact first.
     pub fn merge(&self, other: &NumberList, name: &str) -> Result<NumberList> {
+        if self.delta_len() != 0 || other.delta_len() != 0 {
+            return Err(Error::invalid(
+                "filter",
+                "compact both lists before merging their filters",
+            ));
+        }
         let (a, b) = (self.base.load(), other.base.load());
         let mut bloom = a.bloom.to_owned();
         bloom.union_with(&b.bloom)?;
@@ -397,6 +419,13 @@ impl NumberList {
     /// Saves the list (compacted view of base and delta) atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
         self.compact()?;
+        let pending = self.delta_len();
+        if pending != 0 {
+            return Err(Error::invalid(
+                "list",
+                format!("{}: {pending} removals from a bloom-only list cannot be saved in a filter; rebuild it", self.name),
+            ));
+        }
         let base = self.base.load();
         let params = base.bloom.params();
         let exact_words = base.exact.as_ref().map_or(&[][..], |e| e.words());
@@ -463,6 +492,9 @@ impl NumberList {
         };
         let items = word(6)?;
         let fpr = f64::from_bits(word(7)?);
+        if !(fpr > 0.0 && fpr < 1.0) {
+            return Err(bad(7, "false-positive rate out of (0, 1)"));
+        }
         let name_len = usize::try_from(word(8)?).map_err(|_| bad(8, "bad name length"))?;
         let exact_len = usize::try_from(word(9)?).map_err(|_| bad(9, "bad exact-set length"))?;
         let name_words = name_len.div_ceil(8);
@@ -606,6 +638,49 @@ mod tests {
             assert!(
                 matches!(NumberList::load(&bad), Err(Error::Corrupt { .. })),
                 "flip {at}"
+            );
+        }
+    }
+
+    #[test]
+    fn bloom_only_lists_remember_removals_and_refuse_to_save_them() {
+        let f = NumberList::build("x", ListKind::Block, vec![5], 1e-3, 0)
+            .unwrap()
+            .to_filter("f", ListKind::Partner, 100, 1e-3, 0)
+            .unwrap();
+        assert!(f.add(6).unwrap());
+        assert!(f.remove(6).unwrap());
+        assert_eq!(f.contains(6), Membership::Absent);
+        assert!(!f.remove(7).unwrap(), "never there");
+        assert!(f.remove(5).unwrap());
+        f.compact().unwrap();
+        assert_eq!((f.contains(5), f.len()), (Membership::Absent, 0));
+        assert!(f.save(&tmp("f.fclist")).is_err());
+    }
+
+    #[test]
+    fn compaction_keeps_updates_made_while_it_runs() {
+        let keys: Vec<u64> = (0..300_000).collect();
+        for round in 0..5u64 {
+            let list =
+                Arc::new(NumberList::build("r", ListKind::Block, keys.clone(), 1e-3, 0).unwrap());
+            let k = 10_000_000 + round;
+            list.add(k).unwrap();
+            list.remove(1).unwrap();
+            let compactor = {
+                let l = Arc::clone(&list);
+                std::thread::spawn(move || l.compact().unwrap())
+            };
+            list.remove(k).unwrap();
+            list.add(1).unwrap();
+            compactor.join().unwrap();
+            assert_eq!(list.contains(k), Membership::Absent);
+            assert_eq!(list.contains(1), Membership::Present);
+            assert_eq!(list.len(), 300_000);
+            list.compact().unwrap();
+            assert_eq!(
+                (list.contains(k), list.contains(1), list.len()),
+                (Membership::Absent, Membership::Present, 300_000)
             );
         }
     }

@@ -81,6 +81,7 @@ impl Overlay {
             .ok_or_else(|| err(1, 1, "missing required column \"prefix\"".into()))?;
         let cols = known.map(column);
         let mut overlay = Overlay::default();
+        let mut seen: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
         let mut builder = TrieBuilder::new();
         for record in reader.records() {
             let record = record.map_err(|e| {
@@ -136,6 +137,13 @@ impl Overlay {
                         format!("more than {MAX_TAGS} distinct tags"),
                     )
                 })?;
+            }
+            if let Some(first) = seen.insert(digits.to_owned(), line) {
+                return Err(err(
+                    line,
+                    prefix_col + 1,
+                    format!("prefix {prefix:?} repeats line {first}; give each prefix one row"),
+                ));
             }
             builder.insert(digits.as_bytes(), entry);
         }

@@ -93,7 +93,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         std::process::id()
     ));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = create_new(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
@@ -119,7 +119,7 @@ impl FileWriter {
     /// Starts writing `path` with the given magic and format version.
     pub fn create(path: &Path, magic: &[u8; 8], version: u32) -> Result<FileWriter> {
         let tmp = temp_path(path);
-        let file = File::create(&tmp).map_err(|source| Error::Io {
+        let file = create_new(&tmp).map_err(|source| Error::Io {
             path: tmp.clone(),
             source,
         })?;
@@ -198,7 +198,11 @@ impl Drop for FileWriter {
     }
 }
 
+/// A fresh temporary name beside `path`: process id and a per-process counter, so two
+/// saves of the same file (two threads, two processes) never share a temporary file.
 fn temp_path(path: &Path) -> PathBuf {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -206,7 +210,15 @@ fn temp_path(path: &Path) -> PathBuf {
     let name = path
         .file_name()
         .map_or("fraudcore".into(), |n| n.to_string_lossy());
-    dir.join(format!(".{name}.tmp{}", std::process::id()))
+    dir.join(format!(".{name}.tmp{}.{n}", std::process::id()))
+}
+
+/// Creates the temporary file, refusing to follow or reuse anything already at that name.
+fn create_new(tmp: &Path) -> std::io::Result<File> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(tmp)
 }
 
 /// Reads a whole file.

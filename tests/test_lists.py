@@ -168,8 +168,20 @@ def test_engine_scores_with_lists(engine):
     v = kz_engine.score({**call, "caller": "+77011234567"})
     assert (v.action, v.reasons) == ("allow", ("allowlist:vip",))
     assert [lst.name for lst in kz_engine.lists] == ["banks", "fraud", "vip"]
-    assert kz_engine.remove_list("vip")
+    # The allowlist vouches for the CLI only, not for a blocklisted network number with it.
+    kz_engine.set_list(NumberList.from_numbers([77051234567], name="pai"))
+    v = kz_engine.score({**call, "caller": "+77011234567", "network_number": "+77051234567"})
+    assert v.action == "block" and v.reasons[0] == "blocklist:pai:network_number"
+    assert kz_engine.remove_list("vip") and kz_engine.remove_list("pai")
     assert engine.lists == []  # other engines are unaffected
+
+
+def test_bloom_only_lists_remember_removals():
+    f = NumberList.from_numbers([KZ], name="f").to_filter(capacity=100)
+    assert f.add(KZ + 1) and f.remove(KZ + 1) and KZ + 1 not in f
+    assert f.remove(KZ) and KZ not in f
+    with pytest.raises(fraudcore.InvalidValueError, match="removals"):
+        f.save("/tmp/never-written.fclist")
 
 
 def test_updates_while_scoring_from_threads():

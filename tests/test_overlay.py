@@ -42,6 +42,7 @@ def test_overlay_changes_region_type_carrier_and_tags(tmp_path):
         ("region,type\nKZ,mobile\n", ":1:1:", "prefix"),
         ("prefix,colour\n+76,red\n", ":1:1:", "colour"),
         ("prefix,region\n+76,KZ,extra\n", ":2:", "fields"),
+        ("prefix,region\n+76,KZ\n76,RU\n", ":3:1:", "repeats line 2"),
     ],
 )
 def test_errors_name_file_line_column_and_word(tmp_path, text, where, word):

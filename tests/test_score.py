@@ -149,6 +149,9 @@ def test_non_mappings_are_rejected(engine):
 def test_numbers_given_as_ints_and_bytes(engine):
     v = engine.score(call(caller=77011234567, callee=b"87272123456"))
     assert v.caller.e164 == KZ_MOBILE and v.callee.e164 == "+77272123456"
+    # Any int is read as its decimal text (a leading "-" is a separator like any other).
+    assert engine.score(call(caller=-77011234567)).caller.e164 == KZ_MOBILE
+    assert engine.score(call(caller=10**40)).caller.invalid_reason == "too_long"
 
 
 def test_verdict_and_info_reprs(engine):

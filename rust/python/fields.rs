@@ -23,9 +23,14 @@ pub(super) fn text<'a>(
         ));
     }
     if v.is_instance_of::<PyInt>() && !v.is_instance_of::<PyBool>() {
-        if let Ok(n) = v.extract::<u64>() {
-            return Ok(Cow::Owned(n.to_string()));
-        }
+        // Any int is a number: negative or huge ones become text the normaliser rejects.
+        return Ok(Cow::Owned(match v.extract::<u64>() {
+            Ok(n) => n.to_string(),
+            Err(_) => v
+                .str()
+                .map(|s| s.to_string())
+                .unwrap_or_else(|_| "-".into()),
+        }));
     }
     Err(type_error(
         py,

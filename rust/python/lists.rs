@@ -164,13 +164,16 @@ impl PyNumberList {
     /// Adds a number; returns whether the list changed.
     fn add(&self, py: Python<'_>, number: &Bound<'_, PyAny>) -> PyResult<bool> {
         let key = required_key(py, number)?;
-        self.inner.add(key).map_err(|e| to_py_err(py, e))
+        // An update may compact a large list: never while holding the GIL.
+        py.detach(|| self.inner.add(key))
+            .map_err(|e| to_py_err(py, e))
     }
 
     /// Removes a number; returns whether the list changed.
     fn remove(&self, py: Python<'_>, number: &Bound<'_, PyAny>) -> PyResult<bool> {
         let key = required_key(py, number)?;
-        self.inner.remove(key).map_err(|e| to_py_err(py, e))
+        py.detach(|| self.inner.remove(key))
+            .map_err(|e| to_py_err(py, e))
     }
 
     /// Folds the delta into the compact base.
