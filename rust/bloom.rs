@@ -375,6 +375,15 @@ impl<S: AsRef<[u64]>> BlockedBloom<S> {
         self.words.as_ref()
     }
 
+    /// The same filter in another storage holding the same words (e.g. `Vec` → a wrapper),
+    /// without copying or re-checking them.
+    pub fn map_words<T: AsRef<[u64]>>(self, f: impl FnOnce(S) -> T) -> BlockedBloom<T> {
+        BlockedBloom {
+            params: self.params,
+            words: f(self.words),
+        }
+    }
+
     /// Number of bits set.
     pub fn bits_set(&self) -> u64 {
         self.words().iter().map(|w| u64::from(w.count_ones())).sum()

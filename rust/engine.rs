@@ -72,7 +72,6 @@ pub struct Engine {
     dial: DialPlan,
     overlay: Overlay,
     emergency: Option<regex::Regex>,
-    extra_emergency: Vec<String>,
     config: EngineConfig,
     lists: ArcSwap<Vec<Arc<NumberList>>>,
 }
@@ -117,7 +116,6 @@ impl Engine {
             ));
         }
         Ok(Engine {
-            extra_emergency: config.emergency_numbers.clone(),
             plan,
             dial,
             overlay,
@@ -162,8 +160,10 @@ impl Engine {
     #[inline]
     pub fn classify(&self, number: Number) -> Classification {
         let mut c = self.plan.classify(number);
-        let mut buf = [0u8; MAX_DIGITS];
-        self.overlay.apply(number.digits(&mut buf), &mut c);
+        if !self.overlay.is_empty() {
+            let mut buf = [0u8; MAX_DIGITS];
+            self.overlay.apply(number.digits(&mut buf), &mut c);
+        }
         c
     }
 
@@ -244,7 +244,11 @@ impl Engine {
         }
         let d = &digits[..n];
         n > 0
-            && (self.extra_emergency.iter().any(|e| e.as_bytes() == d)
+            && (self
+                .config
+                .emergency_numbers
+                .iter()
+                .any(|e| e.as_bytes() == d)
                 || self
                     .emergency
                     .as_ref()

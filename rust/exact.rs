@@ -230,6 +230,15 @@ impl<S: AsRef<[u64]>> ExactSet<S> {
         self.words.as_ref()
     }
 
+    /// The same set in another storage holding the same words, without copying or
+    /// re-validating them.
+    pub fn map_words<T: AsRef<[u64]>>(self, f: impl FnOnce(S) -> T) -> ExactSet<T> {
+        ExactSet {
+            words: f(self.words),
+            shape: self.shape,
+        }
+    }
+
     /// Bytes used by [`ExactSet::words`].
     pub fn size_bytes(&self) -> usize {
         self.words().len() * 8

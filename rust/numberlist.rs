@@ -111,8 +111,8 @@ impl Base {
             bloom.insert(k);
         }
         let items = exact.len() as u64;
-        let exact = ExactSet::from_words(Words::Owned(exact.words().to_vec()))?;
-        let bloom = BlockedBloom::from_words(params, Words::Owned(bloom.words().to_vec()))?;
+        let exact = exact.map_words(Words::Owned);
+        let bloom = bloom.map_words(Words::Owned);
         Ok(Base {
             bloom,
             exact: Some(exact),
@@ -321,9 +321,8 @@ impl NumberList {
                 for &k in &added {
                     bloom.insert(k);
                 }
-                let params = bloom.params();
                 Base {
-                    bloom: BlockedBloom::from_words(params, Words::Owned(bloom.words().to_vec()))?,
+                    bloom: bloom.map_words(Words::Owned),
                     exact: None,
                     items: base.items + added.len() as u64,
                     fpr: base.fpr,
@@ -386,7 +385,7 @@ impl NumberList {
             bloom.insert(k);
         }
         let base = Base {
-            bloom: BlockedBloom::from_words(params, Words::Owned(bloom.words().to_vec()))?,
+            bloom: bloom.map_words(Words::Owned),
             exact: None,
             items: keys.len() as u64,
             fpr,
@@ -406,9 +405,8 @@ impl NumberList {
         let (a, b) = (self.base.load(), other.base.load());
         let mut bloom = a.bloom.to_owned();
         bloom.union_with(&b.bloom)?;
-        let params = bloom.params();
         let base = Base {
-            bloom: BlockedBloom::from_words(params, Words::Owned(bloom.words().to_vec()))?,
+            bloom: bloom.map_words(Words::Owned),
             exact: None,
             items: a.items + b.items,
             fpr: a.fpr.max(b.fpr),
@@ -552,8 +550,7 @@ impl NumberList {
         items: u64,
         fpr: f64,
     ) -> Result<NumberList> {
-        let params = bloom.params();
-        let bloom = BlockedBloom::from_words(params, Words::Owned(bloom.words().to_vec()))?;
+        let bloom = bloom.map_words(Words::Owned);
         NumberList::from_base(
             name,
             kind,

@@ -308,17 +308,28 @@ impl NumberingPlan {
         let nsn = number.national(&mut buf);
         let set = country.run(nsn);
         let len = nsn.len();
+        // phonenumbers' territory choice: leading digits where a territory has them, else the
+        // first territory whose plan gives the number a type (computed once, kept).
         let chosen = if country.territories.len() == 1 {
-            country.territories.first()
+            country
+                .territories
+                .first()
+                .map(|t| (t, t.number_type(&set, len)))
         } else {
-            country.territories.iter().find(|t| match t.leading {
-                Some(p) => set.contains(p),
-                None => t.leading_absent_and_typed(&set, len),
+            country.territories.iter().find_map(|t| {
+                let ty = t.number_type(&set, len);
+                let claims = match t.leading {
+                    Some(p) => set.contains(p),
+                    None => ty != NumberType::Unknown,
+                };
+                claims.then_some((t, ty))
             })
         };
-        let Some(territory) = chosen else { return out };
+        let Some((territory, number_type)) = chosen else {
+            return out;
+        };
         out.region = Some(territory.region);
-        out.number_type = territory.number_type(&set, len);
+        out.number_type = number_type;
         out.valid = out.number_type != NumberType::Unknown;
         out
     }
@@ -393,10 +404,6 @@ impl Territory {
     fn desc_matches(&self, d: &Desc, set: &PatternSet, len: usize) -> bool {
         d.lengths.is_none_or(|m| len < 32 && m & (1 << len) != 0)
             && d.pattern.is_some_and(|p| set.contains(p))
-    }
-
-    fn leading_absent_and_typed(&self, set: &PatternSet, len: usize) -> bool {
-        self.number_type(set, len) != NumberType::Unknown
     }
 
     /// phonenumbers' `_number_type_helper` over a precomputed pattern set.
