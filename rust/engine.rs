@@ -1,483 +1,333 @@
-//! The engine: configuration, the shared numbering plan, and `score()`.
+//! The engine: a policy and its lists, swapped atomically, and `score()`.
 //!
-//! Until the policy engine arrives, three built-in checks decide:
-//! - an invalid (`invalid_cli`) or unallocated (`unallocated_cli`) caller is blocked, a withheld
-//!   one (`cli_withheld`) flagged;
-//! - a home-country caller on `international` ingress whose `roaming` is not `true` is blocked
-//!   (`spoofed_home_cli`); the same for the network-asserted number (`spoofed_home_network_number`);
-//! - a call to a home emergency number is never blocked (`emergency_callee`).
-//!
-//! Then the caller and the network number are looked up in the engine's lists
-//! ([`NumberList`]): a definite hit on a blocklist (`blocklist:NAME`) or do-not-originate
-//! list (`dno:NAME`) blocks; a bloom-only hit (`partner:NAME`, or a bloom-only blocklist)
-//! adds [`PROBABLE_HIT_WEIGHT`]; a definite allowlist hit (`allowlist:NAME`) cancels the
-//! list-based reasons — it vouches for the number, not for the route, so the spoofing and
-//! validity checks still apply. Network-number hits carry the suffix `:network_number`.
+//! Scoring reads one snapshot (policy + lists) and never blocks on writers: `reload`,
+//! `set_list` and `clear_list` publish a new snapshot, and a call being scored sees the old
+//! one or the new one, never a mix.
 
 use crate::call::Call;
-use crate::normalize::{normalize, DialPlan, Ingress, Invalid};
-use crate::number::{Number, MAX_DIGITS};
-use crate::numberlist::{ListKind, Membership, NumberList};
-use crate::numplan::{Classification, NumberingPlan};
-use crate::overlay::{Overlay, OVERLAY_NAME};
-use crate::verdict::{Action, NumberInfo, Reason, ReasonId, Verdict};
+use crate::normalize::{Ingress, Invalid};
+use crate::number::Number;
+use crate::numberlist::NumberList;
+use crate::numplan::Classification;
+use crate::policy::{facts, Policy};
+use crate::verdict::{NumberInfo, Verdict};
 use crate::{Error, Result};
 use arc_swap::ArcSwap;
 use std::sync::Arc;
 
-/// Score weight of a bloom-only (probable) list hit: enough to flag, not to block.
-pub const PROBABLE_HIT_WEIGHT: f64 = 0.6;
-
-fn builtin(id: &'static str, weight: f64, forces: Option<Action>) -> Reason {
-    Reason {
-        id: ReasonId::Builtin(id),
-        weight,
-        forces,
-    }
+/// A policy with the current contents of its lists.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// The compiled policy.
+    pub policy: Arc<Policy>,
+    /// One list per declaration of the policy, in its order.
+    pub lists: Vec<Arc<NumberList>>,
 }
 
-/// Engine settings. `Default` is the Kazakhstan deployment.
-#[derive(Clone, Debug)]
-pub struct EngineConfig {
-    /// Home region (ISO 3166 code); its dialling plan reads national-format numbers.
-    pub home_region: String,
-    /// International prefixes accepted beside the home region's own.
-    pub international_prefixes: Vec<String>,
-    /// Emergency numbers beside those phonenumbers lists for the home region.
-    pub emergency_numbers: Vec<String>,
-    /// Score at or above which a call is flagged.
-    pub flag_threshold: f64,
-    /// Score at or above which a call is blocked.
-    pub block_threshold: f64,
-}
-
-impl Default for EngineConfig {
-    fn default() -> Self {
-        EngineConfig {
-            home_region: "KZ".into(),
-            // Kazakh subscribers dial 00 as well as the plan's 810.
-            international_prefixes: vec!["00".into()],
-            // 104 (gas emergency) is missing from phonenumbers' short-number data for KZ.
-            emergency_numbers: vec!["104".into()],
-            flag_threshold: 0.5,
-            block_threshold: 0.9,
-        }
-    }
-}
-
-/// Scores calls. Immutable once built; share it between threads behind an `Arc`.
+/// Scores calls. Thread-safe; share it behind an `Arc`.
 #[derive(Debug)]
 pub struct Engine {
-    plan: Arc<NumberingPlan>,
-    dial: DialPlan,
-    overlay: Overlay,
-    emergency: Option<regex::Regex>,
-    config: EngineConfig,
-    lists: ArcSwap<Vec<Arc<NumberList>>>,
+    state: ArcSwap<Snapshot>,
 }
 
 impl Engine {
-    /// Builds an engine over a compiled plan.
-    pub fn new(plan: Arc<NumberingPlan>, config: EngineConfig) -> Result<Engine> {
-        Engine::with_overlay(plan, config, Overlay::empty())
+    /// An engine running `policy`, with the lists as the policy loaded them.
+    pub fn new(policy: impl Into<Arc<Policy>>) -> Engine {
+        let policy = policy.into();
+        let lists = policy.lists().iter().map(|d| d.initial.clone()).collect();
+        Engine {
+            state: ArcSwap::from_pointee(Snapshot { policy, lists }),
+        }
     }
 
-    /// Builds an engine with an operator range overlay.
-    pub fn with_overlay(
-        plan: Arc<NumberingPlan>,
-        config: EngineConfig,
-        overlay: Overlay,
-    ) -> Result<Engine> {
-        let dial = DialPlan::new(&plan, &config.home_region, &config.international_prefixes)?;
-        let emergency = match plan.emergency_pattern(dial.region()) {
-            Some(p) => Some(regex::Regex::new(&format!("(?-u)^(?:{p})$")).map_err(|e| {
-                Error::invalid(
-                    "home_region",
-                    format!("emergency pattern of {}: {e}", dial.region()),
-                )
-            })?),
-            None => None,
-        };
-        for n in &config.emergency_numbers {
-            if n.is_empty() || n.len() > 8 || !n.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(Error::invalid(
-                    "emergency_numbers",
-                    format!("{n:?} is not a short number (1 to 8 digits)"),
-                ));
+    /// The current policy and lists.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.state.load_full()
+    }
+
+    /// The current policy.
+    pub fn policy(&self) -> Arc<Policy> {
+        self.state.load().policy.clone()
+    }
+
+    /// Replaces the policy atomically. A list whose declaration (name, kind, file and the
+    /// file's size and modification time) is unchanged keeps its current contents, including
+    /// updates made since it was loaded; other lists come from the new policy.
+    pub fn reload(&self, policy: impl Into<Arc<Policy>>) {
+        let policy = policy.into();
+        self.state.rcu(|old| {
+            let lists = policy
+                .lists()
+                .iter()
+                .map(|decl| {
+                    old.policy
+                        .lists()
+                        .iter()
+                        .position(|o| o.name == decl.name && o.kind == decl.kind && o.file == decl.file)
+                        .and_then(|i| old.lists.get(i).cloned())
+                        .unwrap_or_else(|| decl.initial.clone())
+                })
+                .collect();
+            Snapshot {
+                policy: policy.clone(),
+                lists,
             }
-        }
-        let (f, b) = (config.flag_threshold, config.block_threshold);
-        if !(0.0..=1.0).contains(&f) || !(0.0..=1.0).contains(&b) || f > b {
-            return Err(Error::invalid(
-                "thresholds",
-                format!(
-                    "need 0 <= flag_threshold <= block_threshold <= 1, got flag {f} and block {b}"
-                ),
-            ));
-        }
-        Ok(Engine {
-            plan,
-            dial,
-            overlay,
-            emergency,
-            config,
-            lists: ArcSwap::from_pointee(Vec::new()),
-        })
+        });
     }
 
-    /// The configuration the engine was built with.
-    pub fn config(&self) -> &EngineConfig {
-        &self.config
+    /// Replaces the contents of the list the policy declares under `list.name()`. The
+    /// list's kind must match the declaration's.
+    pub fn set_list(&self, list: Arc<NumberList>) -> Result<()> {
+        let mut outcome = Ok(());
+        self.state.rcu(|old| {
+            let mut lists = old.lists.clone();
+            match old.policy.lists().iter().position(|d| d.name == list.name()) {
+                Some(i) if old.policy.lists()[i].kind != list.kind() => {
+                    outcome = Err(Error::invalid(
+                        "list",
+                        format!(
+                            "list {:?} is a {} list; the policy declares it {}",
+                            list.name(),
+                            list.kind().as_str(),
+                            old.policy.lists()[i].kind.as_str()
+                        ),
+                    ));
+                }
+                Some(i) => {
+                    outcome = Ok(());
+                    lists[i] = list.clone();
+                }
+                None => {
+                    let names: Vec<&str> =
+                        old.policy.lists().iter().map(|d| d.name.as_str()).collect();
+                    outcome = Err(Error::invalid(
+                        "list",
+                        format!(
+                            "the policy declares no list {:?} (declared: {})",
+                            list.name(),
+                            if names.is_empty() { "none".to_string() } else { names.join(", ") }
+                        ),
+                    ));
+                }
+            }
+            Snapshot {
+                policy: old.policy.clone(),
+                lists,
+            }
+        });
+        outcome
     }
 
-    /// The numbering plan.
-    pub fn plan(&self) -> &NumberingPlan {
-        &self.plan
+    /// Empties a declared list; returns whether it held numbers.
+    pub fn clear_list(&self, name: &str) -> Result<bool> {
+        let snap = self.snapshot();
+        let Some(decl) = snap.policy.lists().iter().find(|d| d.name == name) else {
+            return Err(Error::invalid("list", format!("the policy declares no list {name:?}")));
+        };
+        let was = snap
+            .lists
+            .iter()
+            .find(|l| l.name() == name)
+            .is_some_and(|l| !l.is_empty());
+        self.set_list(Arc::new(NumberList::build(name, decl.kind, Vec::new(), 1e-4, 0)?))?;
+        Ok(was)
     }
 
-    /// The numbering plan, shared.
-    pub fn plan_arc(&self) -> Arc<NumberingPlan> {
-        self.plan.clone()
+    /// The lists in use, in the policy's order.
+    pub fn lists(&self) -> Vec<Arc<NumberList>> {
+        self.state.load().lists.clone()
     }
 
-    /// The overlay.
-    pub fn overlay(&self) -> &Overlay {
-        &self.overlay
-    }
-
-    /// The home dialling plan.
-    pub fn dial_plan(&self) -> &DialPlan {
-        &self.dial
-    }
-
-    /// Normalises a raw number read on `ingress`.
+    /// Normalises a raw number read on `ingress` with the current policy's dialling plan.
     #[inline]
     pub fn normalize(&self, raw: &str, ingress: Ingress) -> Result<Number, Invalid> {
-        normalize(&self.plan, &self.dial, raw, ingress)
+        self.state.load().policy.normalize(raw, ingress)
     }
 
-    /// Classifies a number: the plan, then the overlay on top.
+    /// Classifies a number with the plan and the current overlay.
     #[inline]
     pub fn classify(&self, number: Number) -> Classification {
-        let mut c = self.plan.classify(number);
-        if !self.overlay.is_empty() {
-            let mut buf = [0u8; MAX_DIGITS];
-            self.overlay.apply(number.digits(&mut buf), &mut c);
-        }
-        c
+        self.state.load().policy.classify(number)
     }
 
     /// Normalises and classifies in one step.
     #[inline]
     pub fn lookup(&self, raw: &str, ingress: Ingress) -> NumberInfo {
-        self.normalize(raw, ingress).map(|n| self.classify(n))
-    }
-
-    /// Adds a list, or atomically replaces the list of the same name: a call being scored
-    /// sees the old set of lists or the new one, never a mix.
-    pub fn set_list(&self, list: Arc<NumberList>) {
-        self.lists.rcu(|current| {
-            let mut next: Vec<Arc<NumberList>> = current
-                .iter()
-                .filter(|l| l.name() != list.name())
-                .cloned()
-                .collect();
-            next.push(list.clone());
-            next
-        });
-    }
-
-    /// Removes a list by name; returns whether one was there.
-    pub fn remove_list(&self, name: &str) -> bool {
-        let before = self.lists.rcu(|current| {
-            current
-                .iter()
-                .filter(|l| l.name() != name)
-                .cloned()
-                .collect::<Vec<_>>()
-        });
-        before.iter().any(|l| l.name() == name)
-    }
-
-    /// The lists in use.
-    pub fn lists(&self) -> Arc<Vec<Arc<NumberList>>> {
-        self.lists.load_full()
-    }
-
-    /// Carrier and location of a classified number: the plan's, overridden by the overlay's.
-    pub fn names(&self, c: &Classification) -> (Option<&str>, Option<&str>) {
-        let (mut carrier, mut location) = self.plan.names(c);
-        if !self.overlay.is_empty() {
-            let mut buf = [0u8; MAX_DIGITS];
-            let (oc, ol) = self.overlay.names(c.number.digits(&mut buf));
-            carrier = oc.or(carrier);
-            location = ol.or(location);
-        }
-        (
-            carrier.map(|id| self.name(id)),
-            location.map(|id| self.name(id)),
-        )
-    }
-
-    /// A carrier or location name id from a classification.
-    pub fn name(&self, id: u32) -> &str {
-        if id & OVERLAY_NAME != 0 {
-            self.overlay.name(id)
-        } else {
-            self.plan.name(id)
-        }
+        self.state.load().policy.lookup(raw, ingress)
     }
 
     /// Whether `callee` (raw) is a home emergency number.
     pub fn is_emergency(&self, callee: &str) -> bool {
-        let mut digits = [0u8; 8];
-        let mut n = 0;
-        for b in callee.bytes() {
-            match b {
-                b'0'..=b'9' if n < digits.len() => {
-                    digits[n] = b;
-                    n += 1;
-                }
-                b' ' | b'-' => {}
-                _ => return false,
-            }
-        }
-        let d = &digits[..n];
-        n > 0
-            && (self
-                .config
-                .emergency_numbers
-                .iter()
-                .any(|e| e.as_bytes() == d)
-                || self
-                    .emergency
-                    .as_ref()
-                    .is_some_and(|re| std::str::from_utf8(d).is_ok_and(|s| re.is_match(s))))
+        self.state.load().policy.is_emergency(callee)
     }
 
-    fn is_home(&self, c: &Classification) -> bool {
-        c.region == Some(self.dial.region())
-    }
-
-    /// Scores one call. Never fails: every odd field becomes a reason.
+    /// Scores one call. Never fails: every odd field is a fact the rules can test.
     pub fn score(&self, call: &Call<'_>) -> Verdict {
-        let caller = self.lookup(call.caller, call.ingress);
-        let callee = self.lookup(
-            call.callee,
-            match call.ingress {
-                // The dialled number was already translated to international format abroad, or is
-                // in home format: read it with the home rules either way.
-                Ingress::International => Ingress::National,
-                other => other,
-            },
-        );
-        let network_number = call
-            .network_number
-            .map(|raw| self.lookup(raw, call.ingress));
-        let mut reasons: Vec<Reason> = Vec::new();
-        let from_abroad = call.ingress == Ingress::International && call.roaming != Some(true);
-        match &caller {
-            Err(Invalid::Withheld) => reasons.push(builtin("cli_withheld", 0.5, None)),
-            Err(_) => reasons.push(builtin("invalid_cli", 1.0, Some(Action::Block))),
-            Ok(c) => {
-                if !c.valid {
-                    reasons.push(builtin("unallocated_cli", 1.0, Some(Action::Block)));
-                }
-                if from_abroad && self.is_home(c) {
-                    reasons.push(builtin("spoofed_home_cli", 0.95, Some(Action::Block)));
-                }
-            }
-        }
-        if let Some(Ok(n)) = &network_number {
-            if from_abroad && self.is_home(n) {
-                reasons.push(builtin(
-                    "spoofed_home_network_number",
-                    0.95,
-                    Some(Action::Block),
-                ));
-            }
-        }
-        let lists = self.lists.load();
-        if !lists.is_empty() {
-            let network = network_number.as_ref().and_then(|n| n.as_ref().ok());
-            list_reasons(&lists, caller.as_ref().ok(), network, &mut reasons);
-        }
-        let emergency = self.is_emergency(call.callee);
-        if emergency {
-            reasons.push(builtin("emergency_callee", 0.0, None));
-        }
-        reasons.sort_by(|a, b| b.forces.cmp(&a.forces).then(b.weight.total_cmp(&a.weight)));
-        let score = 1.0
-            - reasons
-                .iter()
-                .fold(1.0, |keep, r| keep * (1.0 - r.weight.clamp(0.0, 1.0)));
-        let forced = reasons.iter().filter_map(|r| r.forces).max();
-        let by_score = if score >= self.config.block_threshold {
-            Action::Block
-        } else if score >= self.config.flag_threshold {
-            Action::Flag
-        } else {
-            Action::Allow
-        };
-        let mut action = forced.map_or(by_score, |f| f.max(by_score));
-        if emergency && action == Action::Block {
-            action = Action::Flag;
-        }
-        Verdict {
-            action,
-            score,
-            reasons,
-            caller,
-            callee,
-            network_number,
-        }
+        let snap = self.state.load();
+        score_with(&snap, call)
     }
 }
 
-/// Appends the reasons list hits give. A definite allowlist hit cancels the other list
-/// reasons of the same number only: an allowlisted CLI does not excuse a blocklisted
-/// network number. A network number equal to the caller is not looked up twice.
-fn list_reasons(
-    lists: &[Arc<NumberList>],
-    caller: Option<&Classification>,
-    network: Option<&Classification>,
-    out: &mut Vec<Reason>,
-) {
-    let network = network.filter(|n| caller.is_none_or(|c| c.number != n.number));
-    for (number, is_network) in [(caller, false), (network, true)] {
-        let Some(number) = number else { continue };
-        let first = out.len();
-        let mut allowed = false;
-        for list in lists {
-            let hit = list.contains(number.number.value());
-            if hit == Membership::Absent {
-                continue;
-            }
-            let id = if is_network {
-                list.network_reason()
-            } else {
-                list.reason()
-            };
-            let id = ReasonId::List(id.clone());
-            let (weight, forces) = match (list.kind(), hit) {
-                (ListKind::Allow, Membership::Present) => {
-                    allowed = true;
-                    (0.0, None)
-                }
-                (ListKind::Allow, _) => continue, // a bloom false positive must not allow
-                (ListKind::Block | ListKind::Dno, Membership::Present) => {
-                    (1.0, Some(Action::Block))
-                }
-                _ => (PROBABLE_HIT_WEIGHT, None),
-            };
-            out.push(Reason { id, weight, forces });
-        }
-        if allowed {
-            let mut i = first;
-            while i < out.len() {
-                if out[i].weight > 0.0 {
-                    out.remove(i);
-                } else {
-                    i += 1;
-                }
-            }
-        }
+/// Scores one call against a snapshot.
+pub fn score_with(snap: &Snapshot, call: &Call<'_>) -> Verdict {
+    let policy = &*snap.policy;
+    let caller = policy.lookup(call.caller, call.ingress);
+    // The dialled number was already translated to international format abroad, or is in
+    // home format: read it with the home rules either way.
+    let callee_ingress = match call.ingress {
+        Ingress::International => Ingress::National,
+        other => other,
+    };
+    let callee = policy.lookup(call.callee, callee_ingress);
+    let network_number = call
+        .network_number
+        .map(|raw| policy.lookup(raw, call.ingress));
+    let emergency = policy.is_emergency(call.callee);
+    let names = |c: &Classification| policy.names(c);
+    let facts = facts(
+        policy,
+        call,
+        &caller,
+        &callee,
+        network_number.as_ref(),
+        emergency,
+        &names,
+    );
+    let d = policy.evaluate(&facts, &snap.lists);
+    Verdict {
+        action: d.action,
+        would_action: d.would_action,
+        score: d.score,
+        reasons: d.reasons,
+        caller,
+        callee,
+        network_number,
+        policy: snap.policy.clone(),
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::numberlist::ListKind;
     use crate::numplan::tests::sample_plan;
+    use crate::verdict::Action;
+    use std::path::Path;
+
+    /// The built-in checks of the default policy, on the sample plan.
+    pub(crate) const TEST_POLICY: &str = r#"
+home_region = "KZ"
+international_prefixes = ["00"]
+emergency_numbers = ["104"]
+
+[lists.fraud]
+kind = "block"
+[lists.beeline]
+kind = "partner"
+[lists.verified]
+kind = "allow"
+
+[[rules]]
+id = "invalid_cli"
+when = "not caller.parsed and caller.invalid_reason != 'withheld'"
+score = 1.0
+action = "block"
+
+[[rules]]
+id = "unallocated_cli"
+when = "caller.parsed and not caller.valid"
+score = 1.0
+action = "block"
+
+[[rules]]
+id = "cli_withheld"
+when = "caller.invalid_reason == 'withheld'"
+score = 0.5
+
+[[rules]]
+id = "spoofed_home_cli"
+when = "ingress == 'international' and roaming != true and caller.is_home"
+score = 0.95
+action = "block"
+
+[[rules]]
+id = "spoofed_home_network_number"
+when = "ingress == 'international' and roaming != true and network_number.is_home"
+score = 0.95
+action = "block"
+
+[[rules]]
+id = "blocklist"
+when = "(caller in fraud and not caller in verified) or network_number in fraud"
+score = 1.0
+action = "block"
+
+[[rules]]
+id = "partner"
+when = "caller in beeline"
+score = 0.6
+
+[[rules]]
+id = "allowlist"
+when = "caller in verified"
+action = "allow"
+"#;
+
+    pub(crate) fn policy(text: &str) -> Policy {
+        Policy::parse(text, "test.toml", Path::new("."), sample_plan()).unwrap()
+    }
 
     fn engine() -> Engine {
-        Engine::new(sample_plan(), EngineConfig::default()).unwrap()
+        Engine::new(policy(TEST_POLICY))
     }
 
     fn ids(v: &Verdict) -> Vec<&str> {
         v.reason_ids().collect()
     }
 
+    fn list(name: &str, kind: ListKind, keys: Vec<u64>) -> Arc<NumberList> {
+        Arc::new(NumberList::build(name, kind, keys, 1e-3, 0).unwrap())
+    }
+
     #[test]
     fn lists_block_flag_and_allow() {
         let e = engine();
         let kz = 77011234567u64;
-        e.set_list(Arc::new(
-            NumberList::build("fraud", ListKind::Block, vec![kz], 1e-3, 0).unwrap(),
-        ));
+        e.set_list(list("fraud", ListKind::Block, vec![kz])).unwrap();
         let call = Call {
             caller: "+77011234567",
             callee: "87272123456",
             ..Call::national()
         };
         let v = e.score(&call);
-        assert_eq!(
-            (v.action, ids(&v)),
-            (Action::Block, vec!["blocklist:fraud"])
-        );
+        assert_eq!((v.action, ids(&v)), (Action::Block, vec!["blocklist"]));
         let partner = NumberList::build("p", ListKind::Block, vec![79161234567], 1e-3, 0)
             .unwrap()
             .to_filter("beeline", ListKind::Partner, 100, 1e-3, 0)
             .unwrap();
-        e.set_list(Arc::new(partner));
+        e.set_list(Arc::new(partner)).unwrap();
         let v = e.score(&Call {
             caller: "+79161234567",
             ..call
         });
-        assert_eq!((v.action, ids(&v)), (Action::Flag, vec!["partner:beeline"]));
-        e.set_list(Arc::new(
-            NumberList::build("verified", ListKind::Allow, vec![kz], 1e-3, 0).unwrap(),
-        ));
+        assert_eq!((v.action, ids(&v)), (Action::Flag, vec!["partner"]));
+        e.set_list(list("verified", ListKind::Allow, vec![kz])).unwrap();
         let v = e.score(&call);
-        assert_eq!(
-            (v.action, ids(&v)),
-            (Action::Allow, vec!["allowlist:verified"])
-        );
-        // The allowlist vouches for the number, not the route.
+        assert_eq!((v.action, ids(&v)), (Action::Allow, vec!["allowlist"]));
+        // The allowlist vouches for the number, not the route: a hard block wins.
         let v = e.score(&Call {
             ingress: Ingress::International,
             ..call
         });
         assert_eq!(v.action, Action::Block);
-        assert!(ids(&v).contains(&"spoofed_home_cli"));
-        // ...and not for a blocklisted network number presented with it.
-        let v = e.score(&Call {
-            caller: "+77011234567",
-            network_number: Some("+77051234567"),
-            ..call
-        });
-        assert_eq!(v.action, Action::Allow);
-        e.set_list(Arc::new(
-            NumberList::build("pai", ListKind::Block, vec![77051234567], 1e-3, 0).unwrap(),
-        ));
-        let v = e.score(&Call {
-            caller: "+77011234567",
-            network_number: Some("+77051234567"),
-            ..call
-        });
-        assert_eq!(
-            (v.action, ids(&v)),
-            (
-                Action::Block,
-                vec!["blocklist:pai:network_number", "allowlist:verified"]
-            )
-        );
-        assert!(e.remove_list("pai"));
-        assert!(e.remove_list("verified") && !e.remove_list("verified"));
-        let v = e.score(&Call {
-            network_number: Some("+77011234567"),
-            caller: "+77051234567",
-            ..call
-        });
-        assert_eq!(ids(&v), ["blocklist:fraud:network_number"]);
-        e.set_list(Arc::new(
-            NumberList::build("fraud", ListKind::Dno, vec![], 1e-3, 0).unwrap(),
-        ));
-        assert_eq!(
-            e.score(&call).action,
-            Action::Allow,
-            "replaced by an empty list"
-        );
+        assert_eq!(ids(&v), ["spoofed_home_cli", "allowlist"]);
+        // Undeclared lists and kind mismatches are refused.
+        assert!(e.set_list(list("other", ListKind::Block, vec![])).is_err());
+        assert!(e.set_list(list("fraud", ListKind::Allow, vec![])).is_err());
+        assert!(e.clear_list("verified").unwrap());
+        assert!(!e.clear_list("verified").unwrap());
+        assert!(e.clear_list("nope").is_err());
+        assert_eq!(e.score(&call).action, Action::Block);
     }
 
     #[test]
@@ -489,8 +339,7 @@ mod tests {
             ..Call::international()
         };
         let v = e.score(&call);
-        assert_eq!(v.action, Action::Block);
-        assert_eq!(ids(&v), ["spoofed_home_cli"]);
+        assert_eq!((v.action, ids(&v)), (Action::Block, vec!["spoofed_home_cli"]));
         let roaming = e.score(&Call {
             roaming: Some(true),
             ..call
@@ -502,43 +351,28 @@ mod tests {
             ..call
         });
         assert_eq!(national.action, Action::Allow);
-    }
-
-    #[test]
-    fn russian_numbers_from_abroad_are_not_home_numbers() {
-        let v = engine().score(&Call {
+        let russian = e.score(&Call {
             caller: "+79161234567",
-            callee: "87011234567",
-            ..Call::international()
+            ..call
         });
-        assert_eq!(v.action, Action::Allow, "{:?}", v.reasons);
+        assert_eq!(russian.action, Action::Allow, "{:?}", russian.reasons);
     }
 
     #[test]
-    fn invalid_and_unallocated_callers_are_blocked() {
+    fn invalid_unallocated_and_withheld_callers() {
         let e = engine();
-        let v = e.score(&Call {
-            caller: "hello",
-            callee: "87011234567",
-            ..Call::national()
-        });
-        assert_eq!((v.action, ids(&v)), (Action::Block, vec!["invalid_cli"]));
-        let v = e.score(&Call {
-            caller: "+76991234567",
-            callee: "87011234567",
-            ..Call::national()
-        });
-        assert_eq!(
-            (v.action, ids(&v)),
-            (Action::Block, vec!["unallocated_cli"])
-        );
-        let v = e.score(&Call {
-            caller: "anonymous",
-            callee: "87011234567",
-            ..Call::national()
-        });
-        assert_eq!((v.action, ids(&v)), (Action::Flag, vec!["cli_withheld"]));
-        assert!((v.score - 0.5).abs() < 1e-9);
+        for (caller, action, reason) in [
+            ("hello", Action::Block, "invalid_cli"),
+            ("+76991234567", Action::Block, "unallocated_cli"),
+            ("anonymous", Action::Flag, "cli_withheld"),
+        ] {
+            let v = e.score(&Call {
+                caller,
+                callee: "87011234567",
+                ..Call::national()
+            });
+            assert_eq!((v.action, ids(&v)), (action, vec![reason]), "{caller}");
+        }
     }
 
     #[test]
@@ -550,7 +384,8 @@ mod tests {
                 callee,
                 ..Call::international()
             });
-            assert_ne!(v.action, Action::Block, "{callee}");
+            assert_eq!(v.action, Action::Flag, "{callee}");
+            assert_eq!(v.would_action, Action::Flag, "{callee}");
             assert!(ids(&v).contains(&"emergency_callee"));
         }
         assert!(!e.is_emergency("105") && !e.is_emergency("1120") && !e.is_emergency(""));
@@ -571,31 +406,96 @@ mod tests {
     }
 
     #[test]
-    fn config_is_validated() {
-        let plan = sample_plan();
-        let bad = EngineConfig {
-            flag_threshold: 0.95,
-            ..EngineConfig::default()
+    fn observe_mode_reports_without_acting() {
+        let observed = format!("mode = \"observe\"\n{TEST_POLICY}");
+        let e = Engine::new(policy(&observed));
+        let v = e.score(&Call {
+            caller: "+77011234567",
+            callee: "87272123456",
+            ..Call::international()
+        });
+        assert_eq!((v.action, v.would_action), (Action::Allow, Action::Block));
+        assert_eq!(ids(&v), ["spoofed_home_cli"]);
+        assert!(v.reasons[0].observe && (v.score - 0.95).abs() < 1e-12);
+        // One rule in observe mode: the others still act.
+        let one = TEST_POLICY.replace(
+            "id = \"cli_withheld\"",
+            "id = \"cli_withheld\"\nobserve = true",
+        );
+        let e = Engine::new(policy(&one));
+        let v = e.score(&Call {
+            caller: "anonymous",
+            callee: "87272123456",
+            ..Call::national()
+        });
+        assert_eq!((v.action, v.would_action), (Action::Allow, Action::Flag));
+    }
+
+    #[test]
+    fn reload_swaps_rules_and_keeps_unchanged_lists() {
+        let e = engine();
+        e.set_list(list("fraud", ListKind::Block, vec![77011234567]))
+            .unwrap();
+        e.set_list(list("verified", ListKind::Allow, vec![1])).unwrap();
+        let call = Call {
+            caller: "+77011234567",
+            callee: "87272123456",
+            ..Call::national()
         };
-        assert!(Engine::new(plan.clone(), bad)
-            .unwrap_err()
-            .to_string()
-            .contains("thresholds"));
-        let bad = EngineConfig {
-            emergency_numbers: vec!["1x".into()],
-            ..EngineConfig::default()
-        };
-        assert!(Engine::new(plan.clone(), bad)
-            .unwrap_err()
-            .to_string()
-            .contains("emergency_numbers"));
-        let bad = EngineConfig {
-            home_region: "XX".into(),
-            ..EngineConfig::default()
-        };
-        assert!(Engine::new(plan, bad)
-            .unwrap_err()
-            .to_string()
-            .contains("home_region"));
+        assert_eq!(e.score(&call).action, Action::Block);
+        // A stricter policy: lists kept (same declarations), one rule changed.
+        let stricter = TEST_POLICY
+            .replace("[lists.verified]\nkind = \"allow\"", "[lists.verified]\nkind = \"block\"")
+            .replace("score = 0.5", "score = 0.5\naction = \"block\"");
+        e.reload(policy(&stricter));
+        assert_eq!(e.score(&call).action, Action::Block, "fraud list kept");
+        let by_name = |n: &str| e.lists().into_iter().find(|l| l.name() == n).unwrap();
+        assert_eq!(by_name("fraud").len(), 1);
+        assert!(by_name("verified").is_empty(), "verified changed kind: reloaded empty");
+        let v = e.score(&Call {
+            caller: "anonymous",
+            ..call
+        });
+        assert_eq!(v.action, Action::Block);
+    }
+
+    #[test]
+    fn reasons_are_ordered_by_contribution() {
+        let p = policy(
+            r#"
+home_region = "KZ"
+[[rules]]
+id = "weak"
+when = "true"
+score = 0.1
+[[rules]]
+id = "strong"
+when = "true"
+score = 0.4
+[[rules]]
+id = "flagger"
+when = "true"
+action = "flag"
+[[rules]]
+id = "blocker"
+when = "ingress == 'onnet'"
+action = "block"
+"#,
+        );
+        let e = Engine::new(p);
+        let v = e.score(&Call {
+            callee: "87272123456",
+            ..Call::national()
+        });
+        assert_eq!(ids(&v), ["flagger", "strong", "weak"]);
+        assert_eq!(v.action, Action::Flag);
+        assert!((v.score - (1.0 - 0.9 * 0.6)).abs() < 1e-12);
+        let v = e.score(&Call {
+            callee: "87272123456",
+            ingress: Ingress::Onnet,
+            ..Call::national()
+        });
+        assert_eq!(ids(&v)[0], "blocker");
+        assert_eq!(v.action, Action::Block);
     }
 }

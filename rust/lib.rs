@@ -5,17 +5,25 @@
 //!
 //! raw call ([`call`]) → normalise ([`normalize`]) → classify ([`numplan`], [`overlay`], built on
 //! [`trie`]) → look up ([`numberlist`]: [`bloom`] in front of [`exact`], loaded by [`listload`])
-//! → evaluate ([`engine`]) → [`verdict`].
+//! → evaluate ([`policy`], run by [`engine`]) → [`verdict`].
 //!
 //! ```
-//! use _fraudcore::{engine::{Engine, EngineConfig}, call::Call, metadata::PlanSource, numplan::NumberingPlan};
-//! use std::sync::Arc;
+//! use _fraudcore::{engine::Engine, call::Call, metadata::PlanSource, numplan::NumberingPlan, policy::Policy};
+//! use std::{path::Path, sync::Arc};
 //! # let json = include_str!("testdata/plan_sample.json");
 //! let plan = Arc::new(NumberingPlan::compile(&PlanSource::from_json(json)?)?);
-//! let engine = Engine::new(plan, EngineConfig::default())?;
+//! let policy = Policy::parse(r#"
+//!     home_region = "KZ"
+//!     [[rules]]
+//!     id = "spoofed_home_cli"
+//!     when = "ingress == 'international' and roaming != true and caller.is_home"
+//!     action = "block"
+//! "#, "example.toml", Path::new("."), plan)?;
+//! let engine = Engine::new(policy);
 //! let call = Call { caller: "+77011234567", callee: "87271234567", ..Call::international() };
 //! let verdict = engine.score(&call);
 //! assert_eq!(verdict.action.as_str(), "block"); // a Kazakh CLI arriving from abroad
+//! assert_eq!(verdict.reason_ids().collect::<Vec<_>>(), ["spoofed_home_cli"]);
 //! # Ok::<(), _fraudcore::Error>(())
 //! ```
 //!
@@ -36,7 +44,9 @@ pub mod numplan;
 pub mod numtype;
 pub mod overlay;
 pub mod persist;
+pub mod policy;
 pub mod trie;
+pub mod velocity;
 pub mod verdict;
 pub mod words;
 

@@ -5,7 +5,6 @@
 //! not parse are counted and the first few reported with their line numbers; in strict mode
 //! the first one is an error.
 
-use crate::engine::Engine;
 use crate::normalize::Ingress;
 use crate::{Error, Result};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -51,10 +50,14 @@ struct Chunk {
     first_bad: Vec<BadLine>,
 }
 
+/// Reads one number as the home dialling plan does (an engine's or a policy's `normalize`).
+pub type Normalizer<'a> =
+    &'a (dyn Fn(&str, Ingress) -> Result<crate::number::Number, crate::normalize::Invalid> + Sync);
+
 /// Parses list text. `source_name` names the file in errors; `progress`, if given, hears how
 /// many bytes are done.
 pub fn parse_list(
-    engine: &Engine,
+    engine: Normalizer<'_>,
     text: &[u8],
     source_name: &str,
     strict: bool,
@@ -130,7 +133,7 @@ fn split_at_lines(text: &[u8], parts: usize) -> Vec<&[u8]> {
 }
 
 fn parse_chunk(
-    engine: &Engine,
+    engine: Normalizer<'_>,
     text: &[u8],
     done: &AtomicU64,
     progress: Option<Progress<'_>>,
@@ -162,7 +165,7 @@ fn parse_chunk(
         }
         let result = std::str::from_utf8(line)
             .map_err(|_| crate::normalize::Invalid::BadCharacter)
-            .and_then(|s| engine.normalize(s, Ingress::National));
+            .and_then(|s| engine(s, Ingress::National));
         match result {
             Ok(n) => chunk.keys.push(n.value()),
             Err(why) => {
@@ -195,17 +198,18 @@ fn parse_chunk(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::EngineConfig;
-    use crate::numplan::tests::sample_plan;
+    use crate::engine::tests::{policy, TEST_POLICY};
+    use crate::policy::Policy;
 
-    fn engine() -> Engine {
-        Engine::new(sample_plan(), EngineConfig::default()).unwrap()
+    fn engine() -> Policy {
+        policy(TEST_POLICY)
     }
 
     #[test]
     fn reads_formats_comments_and_reports_bad_lines() {
+        let p = engine();
         let text = b"# fraud numbers\n+77011234567\n8 (701) 123-45-68  # from case 12\n\nhello\r\n87011234569\r\n+7\n";
-        let (keys, report) = parse_list(&engine(), text, "f.txt", false, None).unwrap();
+        let (keys, report) = parse_list(&|s, i| p.normalize(s, i), text, "f.txt", false, None).unwrap();
         assert_eq!(keys, [77011234567, 77011234568, 77011234569]);
         assert_eq!((report.lines, report.numbers, report.bad), (7, 3, 2));
         assert_eq!(
@@ -217,7 +221,7 @@ mod tests {
             }
         );
         assert_eq!(report.first_bad[1].line, 7);
-        let e = parse_list(&engine(), text, "f.txt", true, None)
+        let e = parse_list(&|s, i| p.normalize(s, i), text, "f.txt", true, None)
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("f.txt:5:1:") && e.contains("hello"), "{e}");
@@ -237,8 +241,9 @@ mod tests {
         let progress = |done: u64| {
             seen.fetch_max(done, Ordering::Relaxed);
         };
+        let p = engine();
         let (keys, report) = parse_list(
-            &engine(),
+            &|s, i| p.normalize(s, i),
             text.as_bytes(),
             "big.txt",
             false,

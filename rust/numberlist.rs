@@ -457,6 +457,23 @@ impl NumberList {
     /// Opens a list file through a memory map: the arrays are used in place, not copied.
     /// Truncated, corrupted and foreign files are refused with [`Error::Corrupt`].
     pub fn load(path: &Path) -> Result<NumberList> {
+        let (name, kind, base) = NumberList::load_parts(path)?;
+        NumberList::from_base(&name, kind, base)
+    }
+
+    /// Opens a list file like [`NumberList::load`], under another name and kind (a
+    /// policy's declaration decides what a list means).
+    pub fn load_as(path: &Path, name: &str, kind: ListKind) -> Result<NumberList> {
+        let (_, _, base) = NumberList::load_parts(path)?;
+        NumberList::from_base(name, kind, base)
+    }
+
+    /// Whether `bytes` start like a list file (as opposed to list text).
+    pub fn is_list_file(bytes: &[u8]) -> bool {
+        bytes.starts_with(LIST_MAGIC)
+    }
+
+    fn load_parts(path: &Path) -> Result<(String, ListKind, Base)> {
         let name_str = path.display().to_string();
         let map = map_file(path)?;
         let payload = persist::decode(LIST_MAGIC, LIST_VERSION, &map, &name_str)?;
@@ -530,8 +547,8 @@ impl NumberList {
         if exact.as_ref().is_some_and(|e| e.len() as u64 != items) {
             return Err(bad(6, "item count disagrees with the exact set"));
         }
-        NumberList::from_base(
-            &name,
+        Ok((
+            name,
             kind,
             Base {
                 bloom,
@@ -539,7 +556,7 @@ impl NumberList {
                 items,
                 fpr,
             },
-        )
+        ))
     }
 
     /// A bloom-only list from a filter alone (e.g. a partner's, read from another format).

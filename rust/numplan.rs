@@ -229,6 +229,13 @@ impl NumberingPlan {
         self.countries.iter().map(|c| c.code)
     }
 
+    /// Regions (territories) known to the plan, in country-code order.
+    pub fn regions(&self) -> impl Iterator<Item = Region> + '_ {
+        self.countries
+            .iter()
+            .flat_map(|c| c.territories.iter().map(|t| t.region))
+    }
+
     /// Length of the known country code at the start of `digits`, if any.
     #[inline]
     pub fn country_code_len(&self, digits: &[u8]) -> Option<usize> {

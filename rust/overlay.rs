@@ -47,108 +47,9 @@ impl Overlay {
 
     /// Parses overlay CSV; `source_name` (a file name) appears in error messages.
     pub fn parse(text: &str, source_name: &str) -> Result<Overlay> {
-        let err = |line: u64, column: usize, message: String| Error::Parse {
-            source_name: source_name.to_owned(),
-            line: line as usize,
-            column,
-            message,
-        };
-        let mut reader = csv::ReaderBuilder::new()
-            .trim(csv::Trim::All)
-            .comment(Some(b'#'))
-            .flexible(false)
-            .from_reader(text.as_bytes());
-        let headers = reader
-            .headers()
-            .map_err(|e| err(1, 1, e.to_string()))?
-            .clone();
-        let column = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
-        let known = ["prefix", "region", "type", "carrier", "location", "tags"];
-        if let Some(bad) = headers
-            .iter()
-            .find(|h| !known.iter().any(|k| k.eq_ignore_ascii_case(h)))
-        {
-            return Err(err(
-                1,
-                1,
-                format!(
-                    "unknown column {bad:?}; expected some of {}",
-                    known.join(", ")
-                ),
-            ));
-        }
-        let prefix_col = column("prefix")
-            .ok_or_else(|| err(1, 1, "missing required column \"prefix\"".into()))?;
-        let cols = known.map(column);
-        let mut overlay = Overlay::default();
-        let mut seen: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
-        let mut builder = TrieBuilder::new();
-        for record in reader.records() {
-            let record = record.map_err(|e| {
-                let line = e.position().map_or(0, |p| p.line());
-                err(line, 1, e.to_string())
-            })?;
-            let line = record.position().map_or(0, |p| p.line());
-            let field = |i: Option<usize>| i.and_then(|i| record.get(i)).filter(|s| !s.is_empty());
-            let col_of = |i: Option<usize>| i.map_or(1, |i| i + 1);
-            let prefix = record.get(prefix_col).unwrap_or("");
-            let digits = prefix.strip_prefix('+').unwrap_or(prefix);
-            if digits.is_empty()
-                || digits.len() > 15
-                || !digits.bytes().all(|b| b.is_ascii_digit())
-                || digits.starts_with('0')
-            {
-                return Err(err(line, prefix_col + 1, format!("prefix {prefix:?} is not an E.164 prefix (1 to 15 digits after an optional +)")));
-            }
-            let mut entry = Entry::default();
-            if let Some(r) = field(cols[1]) {
-                entry.region = Some(Region::parse(r).ok_or_else(|| {
-                    err(
-                        line,
-                        col_of(cols[1]),
-                        format!("region {r:?} is not an ISO 3166 code"),
-                    )
-                })?);
-            }
-            if let Some(t) = field(cols[2]) {
-                entry.number_type = Some(
-                    NumberType::from_name(&t.to_ascii_lowercase()).ok_or_else(|| {
-                        let names: Vec<_> = NumberType::ALL.iter().map(|t| t.as_str()).collect();
-                        err(
-                            line,
-                            col_of(cols[2]),
-                            format!("type {t:?} is not one of {}", names.join(", ")),
-                        )
-                    })?,
-                );
-            }
-            entry.carrier = field(cols[3]).map(|s| overlay.intern(s));
-            entry.location = field(cols[4]).map(|s| overlay.intern(s));
-            for tag in field(cols[5])
-                .unwrap_or("")
-                .split(';')
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-            {
-                entry.tags |= overlay.tag_bit(tag).ok_or_else(|| {
-                    err(
-                        line,
-                        col_of(cols[5]),
-                        format!("more than {MAX_TAGS} distinct tags"),
-                    )
-                })?;
-            }
-            if let Some(first) = seen.insert(digits.to_owned(), line) {
-                return Err(err(
-                    line,
-                    prefix_col + 1,
-                    format!("prefix {prefix:?} repeats line {first}; give each prefix one row"),
-                ));
-            }
-            builder.insert(digits.as_bytes(), entry);
-        }
-        overlay.trie = builder.build();
-        Ok(overlay)
+        let mut builder = OverlayBuilder::default();
+        builder.add_csv(text, source_name)?;
+        builder.build()
     }
 
     fn intern(&mut self, s: &str) -> u32 {
@@ -179,6 +80,11 @@ impl Overlay {
     /// True if the overlay changes nothing.
     pub fn is_empty(&self) -> bool {
         self.trie.is_empty()
+    }
+
+    /// Every tag the overlay defines, in bit order.
+    pub fn tags(&self) -> &[String] {
+        &self.tags
     }
 
     /// The names of the tags set in `bits`.
@@ -230,6 +136,168 @@ impl Overlay {
         });
         (carrier, location)
     }
+}
+
+
+/// Collects overlay rows (from CSV files and from tagged prefix lists) before building the
+/// trie. A prefix given twice in CSV is an error; a tagged prefix list only adds tags.
+#[derive(Debug, Default)]
+pub struct OverlayBuilder {
+    overlay: Overlay,
+    entries: std::collections::BTreeMap<String, (Entry, Option<(String, u64)>)>,
+}
+
+impl OverlayBuilder {
+    /// Adds the rows of an overlay CSV; `source_name` (a file name) appears in errors.
+    pub fn add_csv(&mut self, text: &str, source_name: &str) -> Result<()> {
+        let err = |line: u64, column: usize, message: String| Error::Parse {
+            source_name: source_name.to_owned(),
+            line: line as usize,
+            column,
+            message,
+        };
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let mut reader = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .comment(Some(b'#'))
+            .flexible(false)
+            .from_reader(text.as_bytes());
+        let headers = reader
+            .headers()
+            .map_err(|e| err(1, 1, e.to_string()))?
+            .clone();
+        let column = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+        let known = ["prefix", "region", "type", "carrier", "location", "tags"];
+        if let Some(bad) = headers
+            .iter()
+            .find(|h| !known.iter().any(|k| k.eq_ignore_ascii_case(h)))
+        {
+            return Err(err(
+                1,
+                1,
+                format!(
+                    "unknown column {bad:?}; expected some of {}",
+                    known.join(", ")
+                ),
+            ));
+        }
+        let prefix_col = column("prefix")
+            .ok_or_else(|| err(1, 1, "missing required column \"prefix\"".into()))?;
+        let cols = known.map(column);
+        for record in reader.records() {
+            let record = record.map_err(|e| {
+                let line = e.position().map_or(0, |p| p.line());
+                err(line, 1, e.to_string())
+            })?;
+            let line = record.position().map_or(0, |p| p.line());
+            let field = |i: Option<usize>| i.and_then(|i| record.get(i)).filter(|s| !s.is_empty());
+            let col_of = |i: Option<usize>| i.map_or(1, |i| i + 1);
+            let prefix = record.get(prefix_col).unwrap_or("");
+            let digits = prefix_digits(prefix)
+                .ok_or_else(|| err(line, prefix_col + 1, bad_prefix(prefix)))?;
+            let mut entry = Entry::default();
+            if let Some(r) = field(cols[1]) {
+                entry.region = Some(Region::parse(r).ok_or_else(|| {
+                    err(
+                        line,
+                        col_of(cols[1]),
+                        format!("region {r:?} is not an ISO 3166 code"),
+                    )
+                })?);
+            }
+            if let Some(t) = field(cols[2]) {
+                entry.number_type = Some(
+                    NumberType::from_name(&t.to_ascii_lowercase()).ok_or_else(|| {
+                        let names: Vec<_> = NumberType::ALL.iter().map(|t| t.as_str()).collect();
+                        err(
+                            line,
+                            col_of(cols[2]),
+                            format!("type {t:?} is not one of {}", names.join(", ")),
+                        )
+                    })?,
+                );
+            }
+            entry.carrier = field(cols[3]).map(|s| self.overlay.intern(s));
+            entry.location = field(cols[4]).map(|s| self.overlay.intern(s));
+            let tags = field(cols[5]).unwrap_or("");
+            entry.tags = self
+                .tag_bits(tags.split(';').map(str::trim).filter(|t| !t.is_empty()))
+                .map_err(|m| err(line, col_of(cols[5]), m))?;
+            match self.entries.entry(digits.to_owned()) {
+                std::collections::btree_map::Entry::Occupied(mut slot) => {
+                    let (existing, origin) = slot.get_mut();
+                    if let Some((file, first)) = origin {
+                        return Err(err(
+                            line,
+                            prefix_col + 1,
+                            format!(
+                                "prefix {prefix:?} repeats {file}:{first}; give each prefix one row"
+                            ),
+                        ));
+                    }
+                    entry.tags |= existing.tags;
+                    *existing = entry;
+                    *origin = Some((source_name.to_owned(), line));
+                }
+                std::collections::btree_map::Entry::Vacant(slot) => {
+                    slot.insert((entry, Some((source_name.to_owned(), line))));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds `tags` to the range starting with `prefix` (E.164 digits, `+` optional). On
+    /// error, returns the message for the caller to place.
+    pub fn add_tagged(&mut self, prefix: &str, tags: &[&str]) -> Result<(), String> {
+        let digits = prefix_digits(prefix).ok_or_else(|| bad_prefix(prefix))?;
+        let bits = self.tag_bits(tags.iter().copied())?;
+        self.entries
+            .entry(digits.to_owned())
+            .or_insert_with(|| (Entry::default(), None))
+            .0
+            .tags |= bits;
+        Ok(())
+    }
+
+    /// Registers a tag without a range, so that policies may name it; returns its bit.
+    pub fn declare_tag(&mut self, tag: &str) -> Result<u64, String> {
+        self.tag_bits(std::iter::once(tag))
+    }
+
+    fn tag_bits<'t>(&mut self, tags: impl Iterator<Item = &'t str>) -> Result<u64, String> {
+        let mut bits = 0;
+        for tag in tags {
+            bits |= self
+                .overlay
+                .tag_bit(tag)
+                .ok_or_else(|| format!("more than {MAX_TAGS} distinct tags"))?;
+        }
+        Ok(bits)
+    }
+
+    /// Builds the overlay.
+    pub fn build(mut self) -> Result<Overlay> {
+        let mut builder = TrieBuilder::new();
+        for (digits, (entry, _)) in self.entries {
+            builder.insert(digits.as_bytes(), entry);
+        }
+        self.overlay.trie = builder.build();
+        Ok(self.overlay)
+    }
+}
+
+fn prefix_digits(prefix: &str) -> Option<&str> {
+    let digits = prefix.strip_prefix('+').unwrap_or(prefix);
+    (!digits.is_empty()
+        && digits.len() <= 15
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0'))
+    .then_some(digits)
+}
+
+fn bad_prefix(prefix: &str) -> String {
+    format!("prefix {prefix:?} is not an E.164 prefix (1 to 15 digits after an optional +)")
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 use crate::normalize::Invalid;
 use crate::numplan::Classification;
+use crate::policy::Policy;
 use std::sync::Arc;
 
 /// What to do with the call.
@@ -26,34 +27,26 @@ impl Action {
     }
 }
 
-/// A reason's identifier: a built-in name, or one derived from a list's name.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A reason's identifier: a built-in safeguard, or a policy rule by index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReasonId {
-    /// A built-in check, e.g. `"spoofed_home_cli"`.
+    /// A built-in safeguard, e.g. `"emergency_callee"`.
     Builtin(&'static str),
-    /// A list hit, e.g. `"blocklist:fraud_kz"`.
-    List(Arc<str>),
+    /// The policy's rule at this index.
+    Rule(u16),
 }
 
-impl ReasonId {
-    /// The identifier as text.
-    pub fn as_str(&self) -> &str {
-        match self {
-            ReasonId::Builtin(s) => s,
-            ReasonId::List(s) => s,
-        }
-    }
-}
-
-/// One reason contributing to a verdict.
+/// One reason contributing to a verdict: a rule that matched.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Reason {
-    /// Stable identifier.
+    /// Which rule.
     pub id: ReasonId,
     /// Contribution to the score, in [0, 1].
     pub weight: f64,
-    /// An action this reason forces regardless of the score.
-    pub forces: Option<Action>,
+    /// The rule's hard effect, if any.
+    pub effect: Option<Action>,
+    /// The rule only reports (observe mode).
+    pub observe: bool,
 }
 
 /// A normalised and classified number, or why it could not be normalised.
@@ -64,9 +57,11 @@ pub type NumberInfo = Result<Classification, Invalid>;
 pub struct Verdict {
     /// What to do.
     pub action: Action,
+    /// What the policy would do if every rule acted (differs from `action` in observe mode).
+    pub would_action: Action,
     /// `1 - Π(1 - weight)` over the reasons: independent evidence combined.
     pub score: f64,
-    /// Reasons, most important first (forced actions, then by weight).
+    /// Reasons, most important first (block, allow, flag effects, then by weight).
     pub reasons: Vec<Reason>,
     /// The caller (CLI).
     pub caller: NumberInfo,
@@ -74,11 +69,13 @@ pub struct Verdict {
     pub callee: NumberInfo,
     /// The network-asserted number, when the call carried one.
     pub network_number: Option<NumberInfo>,
+    /// The policy that decided (it names the reasons).
+    pub policy: Arc<Policy>,
 }
 
 impl Verdict {
     /// The reason identifiers, most important first.
     pub fn reason_ids(&self) -> impl Iterator<Item = &str> + '_ {
-        self.reasons.iter().map(|r| r.id.as_str())
+        self.reasons.iter().map(|r| self.policy.reason_name(&r.id))
     }
 }

@@ -11,7 +11,7 @@ from fraudcore.cli import main
 def test_demo_scores_the_bundled_calls(capsys):
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
-    assert "spoofed_home_cli" in out and "14 calls: 6 allow, 2 flag, 6 block." in out
+    assert "spoofed_home_cli" in out and "14 calls: 7 allow, 1 flag, 6 block." in out
 
 
 def test_normalize_and_classify(capsys):

@@ -159,21 +159,26 @@ def test_bloom_only_false_positive_rate_is_as_configured():
 
 def test_engine_scores_with_lists(engine):
     kz_engine = fraudcore.Engine.default()
-    kz_engine.set_list(NumberList.from_numbers([77272500000], name="banks", kind="dno"))
-    kz_engine.set_list(NumberList.from_numbers([KZ], name="fraud"))
+    kz_engine.set_list(NumberList.from_numbers([77272500000], name="dno", kind="dno"))
+    kz_engine.set_list(NumberList.from_numbers([KZ], name="blocklist"))
     call = {"caller": "+77272500000", "callee": "87011234567", "ingress": "national"}
-    assert kz_engine.score(call).reasons == ("dno:banks",)
-    assert kz_engine.score({**call, "caller": "+77011234567"}).reasons == ("blocklist:fraud",)
-    kz_engine.set_list(NumberList.from_numbers([KZ], name="vip", kind="allow"))
+    assert kz_engine.score(call).reasons == ("dno_cli",)
+    assert kz_engine.score({**call, "caller": "+77011234567"}).reasons == ("blocklisted_cli",)
+    kz_engine.set_list(NumberList.from_numbers([KZ], name="allowlist", kind="allow"))
     v = kz_engine.score({**call, "caller": "+77011234567"})
-    assert (v.action, v.reasons) == ("allow", ("allowlist:vip",))
-    assert [lst.name for lst in kz_engine.lists] == ["banks", "fraud", "vip"]
+    assert (v.action, v.reasons) == ("allow", ("allowlisted_cli",))
+    assert [lst.name for lst in kz_engine.lists] == ["allowlist", "blocklist", "dno", "partner"]
     # The allowlist vouches for the CLI only, not for a blocklisted network number with it.
-    kz_engine.set_list(NumberList.from_numbers([77051234567], name="pai"))
+    kz_engine.set_list(NumberList.from_numbers([KZ, 77051234567], name="blocklist"))
     v = kz_engine.score({**call, "caller": "+77011234567", "network_number": "+77051234567"})
-    assert v.action == "block" and v.reasons[0] == "blocklist:pai:network_number"
-    assert kz_engine.remove_list("vip") and kz_engine.remove_list("pai")
-    assert engine.lists == []  # other engines are unaffected
+    assert v.action == "block" and v.reasons[0] == "blocklisted_cli"
+    # A list the policy does not declare, or of another kind, is refused.
+    with pytest.raises(fraudcore.InvalidValueError, match='declares no list "pai"'):
+        kz_engine.set_list(NumberList.from_numbers([1], name="pai"))
+    with pytest.raises(fraudcore.InvalidValueError, match="declares it dno"):
+        kz_engine.set_list(NumberList.from_numbers([1], name="dno"))
+    assert kz_engine.clear_list("allowlist") and not kz_engine.clear_list("allowlist")
+    assert all(len(lst) == 0 for lst in engine.lists)  # other engines are unaffected
 
 
 def test_bloom_only_lists_remember_removals():
@@ -186,7 +191,7 @@ def test_bloom_only_lists_remember_removals():
 
 def test_updates_while_scoring_from_threads():
     eng = fraudcore.Engine.default()
-    lst = NumberList.from_numbers([], name="live")
+    lst = NumberList.from_numbers([], name="blocklist")
     eng.set_list(lst)
     numbers = [77011000000 + i for i in range(2000)]
     stop = threading.Event()
@@ -202,7 +207,7 @@ def test_updates_while_scoring_from_threads():
 
     def replace():
         while not stop.is_set():
-            eng.set_list(NumberList.from_numbers([], name="other"))
+            eng.set_list(NumberList.from_numbers([], name="dno", kind="dno"))
 
     threads = [threading.Thread(target=score) for _ in range(3)] + [
         threading.Thread(target=replace)

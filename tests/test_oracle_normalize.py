@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import phonenumbers
 import pytest
+from engines import bare
 from hypothesis import given
 from hypothesis import strategies as st
 from phonenumbers import PhoneNumberFormat as F
@@ -23,7 +24,7 @@ def parsed(raw, region):
 
 @pytest.fixture(scope="module")
 def kz():
-    return fraudcore.Engine("KZ", international_prefixes=["00"])
+    return bare("KZ", ["00"])
 
 
 _engines = {}
@@ -31,7 +32,7 @@ _engines = {}
 
 def home(region):
     if region not in _engines:
-        _engines[region] = fraudcore.Engine(region)
+        _engines[region] = bare(region)
     return _engines[region]
 
 

@@ -7,17 +7,17 @@ import random
 
 import phonenumbers
 import pytest
+from engines import bare
 from hypothesis import given
 from hypothesis import strategies as st
 
-import fraudcore
 from oracle import expected, mutate, observed, random_number, valid_examples
 
 
 @pytest.fixture(scope="module")
 def plain():
     """No overlay: the operator overlay deliberately differs from phonenumbers."""
-    return fraudcore.Engine("KZ")
+    return bare("KZ")
 
 
 def test_every_example_number_agrees(plain):

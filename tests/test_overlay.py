@@ -5,6 +5,15 @@ from __future__ import annotations
 import pytest
 
 import fraudcore
+from engines import bare
+
+
+SPOOFING = """
+[[rules]]
+id = "spoofed_home_cli"
+when = "ingress == 'international' and roaming != true and caller.is_home"
+action = "block"
+"""
 
 
 def write(tmp_path, text):
@@ -22,7 +31,7 @@ def test_overlay_changes_region_type_carrier_and_tags(tmp_path):
         "+7600,KZ,mobile,NewCo,,new_operator;watch\n"
         '+77272,,,,"Almaty, city centre",\n',
     )
-    engine = fraudcore.Engine("KZ", overlay=path)
+    engine = bare("KZ", overlay=path, rules=SPOOFING)
     info = engine.classify("+76001234567")
     assert (info.region, info.valid, info.type, info.carrier) == ("KZ", True, "mobile", "NewCo")
     assert info.tags == ("kz_reserved", "new_operator", "watch")
@@ -42,14 +51,14 @@ def test_overlay_changes_region_type_carrier_and_tags(tmp_path):
         ("region,type\nKZ,mobile\n", ":1:1:", "prefix"),
         ("prefix,colour\n+76,red\n", ":1:1:", "colour"),
         ("prefix,region\n+76,KZ,extra\n", ":2:", "fields"),
-        ("prefix,region\n+76,KZ\n76,RU\n", ":3:1:", "repeats line 2"),
+        ("prefix,region\n+76,KZ\n76,RU\n", ":3:1:", "repeats " + "{path}:2"),
     ],
 )
 def test_errors_name_file_line_column_and_word(tmp_path, text, where, word):
     path = write(tmp_path, text)
     with pytest.raises(fraudcore.ParseError) as info:
-        fraudcore.Engine("KZ", overlay=path)
+        bare("KZ", overlay=path)
     message = str(info.value)
     assert message.startswith(path + where), message
-    assert word in message
+    assert word.format(path=path) in message
     assert isinstance(info.value, ValueError)

@@ -1,4 +1,5 @@
-"""engine.score(): the built-in checks, the call contract and the Verdict."""
+"""engine.score() with the default policy: the anti-spoofing checks, the call contract and the
+Verdict."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from types import MappingProxyType
 import pytest
 
 import fraudcore
+from engines import bare
 
 KZ_MOBILE = "+77011234567"
 ALMATY = "87272123456"
@@ -20,16 +22,18 @@ def call(**fields):
 
 
 def test_home_cli_from_abroad_is_blocked(engine):
-    v = engine.score(call())
+    v = engine.score(call(attestation="A"))
     assert (v.action, v.reasons) == ("block", ("spoofed_home_cli",))
     assert v.score == pytest.approx(0.95)
+    # No attestation adds the weak signal.
+    assert engine.score(call()).reasons == ("spoofed_home_cli", "weak_attestation")
     assert v.caller.e164 == KZ_MOBILE and v.caller.region == "KZ" and v.caller.type == "mobile"
     assert v.callee.e164 == "+77272123456" and v.callee.location == "Almaty"
 
 
 @pytest.mark.parametrize("roaming", [True, "true", "yes", 1, "1"])
 def test_roaming_subscribers_calling_home_are_allowed(engine, roaming):
-    v = engine.score(call(roaming=roaming))
+    v = engine.score(call(roaming=roaming, attestation="A"))
     assert (v.action, v.reasons, v.score) == ("allow", (), 0.0)
 
 
@@ -57,20 +61,28 @@ def test_foreign_callers_from_abroad_are_allowed(engine, caller):
         ("ABC123", "invalid_cli", "block"),
         ("", "invalid_cli", "block"),
         (None, "invalid_cli", "block"),
-        ("+76001234567", "unallocated_cli", "block"),
-        ("+77001", "unallocated_cli", "block"),
-        ("anonymous", "cli_withheld", "flag"),
+        ("+76001234567", "unallocated_home_cli", "block"),
+        ("+77001", "unallocated_home_cli", "block"),
+        ("+4412345", "unallocated_foreign_cli", "flag"),
     ],
 )
-def test_invalid_unallocated_and_withheld_callers(engine, caller, reason, action):
+def test_invalid_and_unallocated_callers(engine, caller, reason, action):
     v = engine.score(call(caller=caller, ingress="national"))
     assert (v.action, v.reasons[0]) == (action, reason)
 
 
+def test_withheld_cli_is_flagged_from_abroad_only(engine):
+    v = engine.score(call(caller="anonymous", attestation="A"))
+    assert (v.action, v.reasons) == ("flag", ("withheld_cli_international",))
+    assert engine.score(call(caller="anonymous", ingress="national")).action == "allow"
+
+
 def test_reasons_are_ordered_by_importance(engine):
     v = engine.score(call(caller="+76001234567"))
-    assert v.reasons == ("unallocated_cli", "spoofed_home_cli")
+    assert v.reasons == ("unallocated_home_cli", "spoofed_home_cli", "weak_attestation")
     assert v.score == 1.0
+    assert [d["action"] for d in v.details] == ["block", "block", None]
+    assert v.details[1]["description"].startswith("Home-country CLI")
 
 
 @pytest.mark.parametrize("callee", ["112", "101", "102", "103", "104"])
@@ -82,10 +94,13 @@ def test_emergency_calls_are_never_blocked(engine, callee):
 
 
 def test_network_number_is_checked(engine):
-    v = engine.score(call(caller="+442071838750", network_number=KZ_MOBILE))
+    v = engine.score(call(caller="+442071838750", network_number=KZ_MOBILE, attestation="B"))
     assert (v.action, v.reasons) == ("block", ("spoofed_home_network_number",))
     assert v.network_number.region == "KZ"
     assert engine.score(call(caller="+442071838750")).network_number is None
+    # A home CLI whose network-asserted identity is foreign: presentation spoofing.
+    v = engine.score(call(ingress="national", network_number="+442071838750"))
+    assert (v.action, v.reasons) == ("block", ("network_number_mismatch",))
 
 
 def test_call_object_and_mappings_score_alike(engine):
@@ -155,25 +170,28 @@ def test_numbers_given_as_ints_and_bytes(engine):
 
 
 def test_verdict_and_info_reprs(engine):
-    v = engine.score(call())
+    v = engine.score(call(attestation="A"))
     assert repr(v) == "Verdict(action='block', score=0.950, reasons=('spoofed_home_cli',))"
     assert "KZ" in repr(v.caller) and "mobile" in repr(v.caller)
     assert "bad_character" in repr(engine.lookup("x"))
 
 
-def test_engine_configuration_errors():
-    with pytest.raises(fraudcore.InvalidValueError, match="home_region"):
-        fraudcore.Engine("XX")
-    with pytest.raises(fraudcore.InvalidValueError, match="thresholds"):
-        fraudcore.Engine("KZ", flag_threshold=0.95, block_threshold=0.9)
-    with pytest.raises(fraudcore.InvalidValueError, match="international_prefixes"):
-        fraudcore.Engine("KZ", international_prefixes=["+00"])
+def test_engine_accepts_a_policy_a_path_or_nothing(tmp_path):
+    default = fraudcore.Engine()
+    assert default.policy.source == fraudcore.DEFAULT_POLICY
+    assert fraudcore.Engine(fraudcore.DEFAULT_POLICY).policy.rules == default.policy.rules
+    with pytest.raises(fraudcore.InvalidTypeError, match="policy"):
+        fraudcore.Engine(42)
     with pytest.raises(fraudcore.FileError) as info:
-        fraudcore.Engine("KZ", overlay="/nonexistent/ranges.csv")
-    assert isinstance(info.value, OSError) and info.value.filename == "/nonexistent/ranges.csv"
+        fraudcore.Engine(tmp_path / "missing.toml")
+    assert isinstance(info.value, OSError)
+    assert "Engine(policy=" in repr(default) and "rules=" in repr(default)
 
 
 def test_thresholds_decide_between_flag_and_block():
-    strict = fraudcore.Engine("KZ", flag_threshold=0.3, block_threshold=0.5)
+    strict = bare(
+        rules='[thresholds]\nflag = 0.3\nblock = 0.5\n'
+        '[[rules]]\nid = "w"\nwhen = "caller.invalid_reason == \'withheld\'"\nscore = 0.5\n'
+    )
     assert strict.score(call(caller="anonymous", ingress="national")).action == "block"
     assert strict.score(call(caller="+77011234567", ingress="national")).action == "allow"

@@ -11,12 +11,12 @@
 #![allow(clippy::expect_used)]
 
 use _fraudcore::call::Call;
-use _fraudcore::engine::{Engine, EngineConfig};
+use _fraudcore::engine::Engine;
 use _fraudcore::metadata::PlanSource;
 use _fraudcore::normalize::Ingress;
 use _fraudcore::number::Number;
 use _fraudcore::numplan::NumberingPlan;
-use _fraudcore::overlay::Overlay;
+use _fraudcore::policy::Policy;
 use criterion::{black_box, Criterion};
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,10 +40,10 @@ fn engine() -> Engine {
                 .expect("sample plan compiles")
         }
     };
-    // The same overlay as the Python `Engine.default()`.
-    let overlay_csv = include_str!("../../python/fraudcore/data/kz_overlay.csv");
-    let overlay = Overlay::parse(overlay_csv, "kz_overlay.csv").expect("bundled overlay parses");
-    Engine::with_overlay(Arc::new(plan), EngineConfig::default(), overlay).expect("default engine")
+    // The same policy as the Python `Engine.default()`.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("python/fraudcore/data/default_policy.toml");
+    Engine::new(Policy::from_file(&path, Arc::new(plan)).expect("bundled policy loads"))
 }
 
 fn bench(c: &mut Criterion) {

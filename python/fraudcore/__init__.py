@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from ._data import data_path as _data_path
 from ._engine import Engine
 from ._errors import (
     CorruptFileError,
@@ -24,12 +25,17 @@ from ._fraudcore import (
     NumberInfo,
     NumberingPlan,
     NumberList,
+    Policy,
     Verdict,
     __version__,
 )
 
+#: The bundled default policy file (copy it to start your own).
+DEFAULT_POLICY = _data_path("default_policy.toml")
+
 __all__ = [
     "Call",
+    "DEFAULT_POLICY",
     "CorruptFileError",
     "Engine",
     "FileError",
@@ -41,6 +47,7 @@ __all__ = [
     "NumberingPlan",
     "NumberList",
     "ParseError",
+    "Policy",
     "Verdict",
     "__version__",
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ._data import data_path
 from ._fraudcore import Engine as _RustEngine
 
 __all__ = ["Engine"]
@@ -11,21 +10,16 @@ __all__ = ["Engine"]
 class Engine(_RustEngine):
     """Scores calls: `engine.score(call)` → `Verdict`.
 
-    `Engine(home_region, *, international_prefixes=[], emergency_numbers=[], overlay=None,
-    flag_threshold=0.5, block_threshold=0.9, plan=None)` builds exactly what it is given;
-    `Engine.default()` is the bundled Kazakhstan deployment.
+    `Engine(policy=None, *, plan=None)`: `policy` is a `fraudcore.Policy`, the path of a
+    policy file, or None for the bundled default policy; `plan` a `NumberingPlan` to read a
+    policy file with (default: compiled from the installed phonenumbers, cached).
     """
 
     __slots__ = ()
 
     @classmethod
     def default(cls) -> "Engine":
-        """Home KZ; `00` accepted beside `810`; `104` as an emergency number beside the
-        112 and 101-103 of phonenumbers' data; the bundled KZ range overlay (`+7 6xx` and
-        `+7 0xx` are Kazakh blocks that phonenumbers does not attribute to KZ)."""
-        return cls(
-            "KZ",
-            international_prefixes=["00"],
-            emergency_numbers=["104"],
-            overlay=data_path("kz_overlay.csv"),
-        )
+        """The bundled default policy: a Kazakhstan-style anti-spoofing deployment (home KZ,
+        `00` beside `810`, `104` as an emergency number, the KZ range overlay, empty operator
+        lists; see `fraudcore.DEFAULT_POLICY`)."""
+        return cls()

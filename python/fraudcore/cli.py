@@ -13,7 +13,7 @@ from . import __version__
 from ._data import data_path
 from ._engine import Engine
 from ._errors import FraudcoreError
-from ._fraudcore import NumberList
+from ._fraudcore import NumberList, Policy
 
 _CALL_FIELDS = (
     "timestamp",
@@ -35,7 +35,7 @@ def _read_examples(path: str) -> List[dict]:
 
 def _demo(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    engine = Engine.default()
+    engine = Engine(args.policy)
     ready = time.perf_counter()
     rows = _read_examples(args.calls or data_path("examples.csv"))
     calls = [{k: row.get(k) for k in _CALL_FIELDS if row.get(k) not in (None, "")} for row in rows]
@@ -58,14 +58,14 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _normalize(args: argparse.Namespace) -> int:
-    engine = Engine.default()
+    engine = Engine(args.policy)
     for raw in args.numbers:
         print(f"{raw}\t{engine.normalize(raw, args.ingress) or '-'}")
     return 0
 
 
 def _classify(args: argparse.Namespace) -> int:
-    engine = Engine.default()
+    engine = Engine(args.policy)
     for raw in args.numbers:
         print(repr(engine.lookup(raw, args.ingress)))
     return 0
@@ -106,7 +106,7 @@ def _progress_bar(label: str):
 
 
 def _list_build(args: argparse.Namespace) -> int:
-    engine = Engine(args.home_region, international_prefixes=args.international_prefix)
+    engine = Engine(args.policy)
     t = _step(f"reading and parsing {args.input} …")
     lst = NumberList.from_file(
         engine,
@@ -154,6 +154,12 @@ def _list_merge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_policy(args: argparse.Namespace) -> int:
+    policy = Policy.from_file(args.file)
+    print(policy.summary(), end="")
+    return 0
+
+
 def _add_list_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     lists = sub.add_parser("list", help="build, inspect, share and merge number lists")
     cmds = lists.add_subparsers(dest="list_command", required=True)
@@ -164,8 +170,9 @@ def _add_list_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]
     build.add_argument("--kind", default="block", choices=["block", "dno", "allow", "partner"])
     build.add_argument("--fpr", type=float, default=1e-4)
     build.add_argument("--strict", action="store_true", help="stop at the first bad line")
-    build.add_argument("--home-region", default="KZ")
-    build.add_argument("--international-prefix", action="append", default=["00"])
+    build.add_argument(
+        "--policy", help="read numbers with this policy's home dialling plan (default: bundled)"
+    )
     build.set_defaults(run=_list_build)
     show = cmds.add_parser("show", help="describe list files")
     show.add_argument("files", nargs="+")
@@ -191,7 +198,11 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="score the bundled example calls with the default engine")
     demo.add_argument("--calls", help="a CDR CSV to score instead of the bundled examples")
+    demo.add_argument("--policy", help="a policy file (default: the bundled default policy)")
     demo.set_defaults(run=_demo)
+    check = sub.add_parser("check-policy", help="validate a policy file and summarise its rules")
+    check.add_argument("file")
+    check.set_defaults(run=_check_policy)
     for name, run, text in (
         ("normalize", _normalize, "print the E.164 form of raw numbers"),
         ("classify", _classify, "print what the numbering plan says of raw numbers"),
@@ -201,6 +212,7 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument(
             "--ingress", default="national", choices=["international", "national", "onnet"]
         )
+        cmd.add_argument("--policy", help="a policy file (default: the bundled default policy)")
         cmd.set_defaults(run=run)
     _add_list_commands(sub)
     return p

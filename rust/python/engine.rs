@@ -2,15 +2,7 @@
 
 use super::*;
 
-pub(super) fn read_overlay(path: &std::path::Path) -> crate::Result<Overlay> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    Overlay::parse(&text, &path.display().to_string())
-}
-
-/// Scores calls (`fraudcore.Engine`). Immutable and thread-safe.
+/// Scores calls (`fraudcore.Engine`) with a policy and its lists. Thread-safe.
 #[pyclass(frozen, subclass, module = "fraudcore._fraudcore", name = "Engine")]
 pub(super) struct PyEngine {
     pub(super) inner: Arc<CoreEngine>,
@@ -19,38 +11,37 @@ pub(super) struct PyEngine {
 #[pymethods]
 impl PyEngine {
     #[new]
-    #[pyo3(signature = (home_region="KZ", *, international_prefixes=Vec::new(), emergency_numbers=Vec::new(), overlay=None, flag_threshold=0.5, block_threshold=0.9, plan=None))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (policy=None, *, plan=None))]
     fn new(
         py: Python<'_>,
-        home_region: &str,
-        international_prefixes: Vec<String>,
-        emergency_numbers: Vec<String>,
-        overlay: Option<PathBuf>,
-        flag_threshold: f64,
-        block_threshold: f64,
+        policy: Option<&Bound<'_, PyAny>>,
         plan: Option<&Bound<'_, PyPlan>>,
     ) -> PyResult<Self> {
-        let plan = match plan {
-            Some(p) => p.get().inner.clone(),
-            None => load_default_plan(py)?,
-        };
-        let config = EngineConfig {
-            home_region: home_region.to_owned(),
-            international_prefixes,
-            emergency_numbers,
-            flag_threshold,
-            block_threshold,
-        };
-        let overlay = match overlay {
-            Some(path) => read_overlay(&path).map_err(|e| to_py_err(py, e))?,
-            None => Overlay::empty(),
-        };
-        let engine =
-            CoreEngine::with_overlay(plan, config, overlay).map_err(|e| to_py_err(py, e))?;
         Ok(PyEngine {
-            inner: Arc::new(engine),
+            inner: Arc::new(CoreEngine::new(policy_arg(py, policy, plan)?)),
         })
+    }
+
+    /// Swaps in another policy (a `Policy` or a path) atomically; calls being scored finish
+    /// with the old one. Lists whose declaration and file did not change keep their contents.
+    #[pyo3(signature = (policy, *, plan=None))]
+    fn reload(
+        &self,
+        py: Python<'_>,
+        policy: &Bound<'_, PyAny>,
+        plan: Option<&Bound<'_, PyPlan>>,
+    ) -> PyResult<()> {
+        let policy = policy_arg(py, Some(policy), plan)?;
+        self.inner.reload(policy);
+        Ok(())
+    }
+
+    /// The policy in use.
+    #[getter]
+    fn policy(&self) -> PyPolicy {
+        PyPolicy {
+            inner: self.inner.policy(),
+        }
     }
 
     /// Scores one call: a dict or Mapping with the call fields, or a `fraudcore.Call`.
@@ -67,10 +58,7 @@ impl PyEngine {
                 call,
             ));
         };
-        Ok(PyVerdict {
-            inner,
-            engine: self.inner.clone(),
-        })
+        Ok(PyVerdict { inner })
     }
 
     /// E.164 form of a raw number read on `ingress`, or None if it is not a number.
@@ -96,7 +84,7 @@ impl PyEngine {
         let info = self.inner.lookup(&raw, Ingress::International);
         Ok(PyNumberInfo {
             info,
-            engine: self.inner.clone(),
+            policy: self.inner.policy(),
         })
     }
 
@@ -110,9 +98,10 @@ impl PyEngine {
     ) -> PyResult<PyNumberInfo> {
         let raw = text(py, "raw", Some(raw))?;
         let ingress = ingress_arg(py, ingress)?;
+        let policy = self.inner.policy();
         Ok(PyNumberInfo {
-            info: self.inner.lookup(&raw, ingress),
-            engine: self.inner.clone(),
+            info: policy.lookup(&raw, ingress),
+            policy,
         })
     }
 
@@ -121,14 +110,17 @@ impl PyEngine {
         Ok(self.inner.is_emergency(&text(py, "callee", Some(callee))?))
     }
 
-    /// Adds a list, or atomically replaces the list of the same name.
-    fn set_list(&self, list: &Bound<'_, PyNumberList>) {
-        self.inner.set_list(list.get().inner.clone());
+    /// Replaces the contents of the list the policy declares under `list.name`, atomically.
+    /// Its kind must match the declaration.
+    fn set_list(&self, py: Python<'_>, list: &Bound<'_, PyNumberList>) -> PyResult<()> {
+        self.inner
+            .set_list(list.get().inner.clone())
+            .map_err(|e| to_py_err(py, e))
     }
 
-    /// Removes a list by name; returns whether one was there.
-    fn remove_list(&self, name: &str) -> bool {
-        self.inner.remove_list(name)
+    /// Empties a declared list; returns whether it held numbers.
+    fn clear_list(&self, py: Python<'_>, name: &str) -> PyResult<bool> {
+        self.inner.clear_list(name).map_err(|e| to_py_err(py, e))
     }
 
     /// The lists in use.
@@ -147,25 +139,27 @@ impl PyEngine {
     /// The home region's ISO code.
     #[getter]
     fn home_region(&self) -> String {
-        self.inner.dial_plan().region().to_string()
+        self.inner.policy().dial_plan().region().to_string()
     }
 
     /// The numbering plan in use.
     #[getter]
     fn plan(&self) -> PyPlan {
         PyPlan {
-            inner: self.inner.plan_arc(),
+            inner: self.inner.policy().plan().clone(),
         }
     }
 
     fn __repr__(&self) -> String {
-        let c = self.inner.config();
+        let p = self.inner.policy();
         format!(
-            "Engine(home_region={:?}, international_prefixes={:?}, overlay_prefixes={}, plan={:?})",
-            c.home_region,
-            c.international_prefixes,
-            self.inner.overlay().len(),
-            self.inner.plan().source()
+            "Engine(policy={:?}, home_region={:?}, mode={:?}, rules={}, lists={}, plan={:?})",
+            p.source_name(),
+            p.home_region(),
+            p.mode().as_str(),
+            p.rules().len(),
+            p.lists().len(),
+            p.plan().source()
         )
     }
 }

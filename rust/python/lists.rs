@@ -47,7 +47,7 @@ impl PyNumberList {
         strict: bool,
         progress: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
-        let engine = engine.get().inner.clone();
+        let policy = engine.get().inner.policy();
         // `progress(done_bytes, total_bytes)` is called from the parsing threads, each taking
         // the GIL briefly; its first exception is raised once loading is over.
         let failed: std::sync::Mutex<Option<PyErr>> = std::sync::Mutex::new(None);
@@ -72,7 +72,7 @@ impl PyNumberList {
                 }
             };
             let (keys, report) = parse_list(
-                &engine,
+                &|s, i| policy.normalize(s, i),
                 &text,
                 &path.display().to_string(),
                 strict,

@@ -9,17 +9,18 @@ mod errors;
 mod fields;
 mod lists;
 mod plan;
+mod policy;
 mod verdict;
 
 use crate::call::{Attestation, Call};
-use crate::engine::{Engine as CoreEngine, EngineConfig};
+use crate::engine::Engine as CoreEngine;
 use crate::listload::{parse_list, LoadReport};
 use crate::metadata::PlanSource;
 use crate::normalize::{Ingress, Invalid};
 use crate::numberlist::{ListKind, Membership, NumberList};
 use crate::numplan::NumberingPlan as CorePlan;
-use crate::overlay::Overlay;
-use crate::verdict::{NumberInfo as CoreInfo, Verdict as CoreVerdict};
+use crate::policy::Policy;
+use crate::verdict::{NumberInfo as CoreInfo, ReasonId, Verdict as CoreVerdict};
 use crate::Error;
 use call::*;
 use engine::*;
@@ -27,6 +28,7 @@ use errors::*;
 use fields::*;
 use lists::*;
 use plan::*;
+use policy::*;
 use pyo3::exceptions::PyKeyError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyString, PyTuple, PyType};
@@ -55,6 +57,7 @@ fn _fraudcore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyVerdict>()?;
     m.add_class::<PyPlan>()?;
     m.add_class::<PyEngine>()?;
+    m.add_class::<PyPolicy>()?;
     m.add_class::<PyNumberList>()?;
     let reasons: Vec<&str> = INVALID_REASONS.iter().map(|i| i.as_str()).collect();
     m.add(

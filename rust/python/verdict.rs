@@ -6,7 +6,7 @@ use super::*;
 #[pyclass(frozen, module = "fraudcore._fraudcore", name = "NumberInfo")]
 pub(super) struct PyNumberInfo {
     pub(super) info: CoreInfo,
-    pub(super) engine: Arc<CoreEngine>,
+    pub(super) policy: Arc<Policy>,
 }
 
 #[pymethods]
@@ -40,12 +40,12 @@ impl PyNumberInfo {
     /// Carrier the range was allocated to, for mobile and pager numbers; else None.
     #[getter]
     fn carrier(&self) -> Option<&str> {
-        self.info.as_ref().ok().and_then(|c| self.engine.names(c).0)
+        self.info.as_ref().ok().and_then(|c| self.policy.names(c).0)
     }
     /// Area of a valid geographic number, where known; else None.
     #[getter]
     fn location(&self) -> Option<&str> {
-        self.info.as_ref().ok().and_then(|c| self.engine.names(c).1)
+        self.info.as_ref().ok().and_then(|c| self.policy.names(c).1)
     }
     /// Overlay tags of the number's ranges.
     #[getter]
@@ -53,7 +53,7 @@ impl PyNumberInfo {
         let bits = self.info.as_ref().map_or(0, |c| c.tags);
         PyTuple::new(
             py,
-            self.engine.overlay().tag_names(bits).collect::<Vec<_>>(),
+            self.policy.overlay().tag_names(bits).collect::<Vec<_>>(),
         )
     }
     /// Why the input is not a number (`"bad_character"`, `"too_long"`, ...), or None.
@@ -85,14 +85,13 @@ impl PyNumberInfo {
 #[pyclass(frozen, module = "fraudcore._fraudcore", name = "Verdict")]
 pub(super) struct PyVerdict {
     pub(super) inner: CoreVerdict,
-    pub(super) engine: Arc<CoreEngine>,
 }
 
 impl PyVerdict {
     pub(super) fn info(&self, info: &CoreInfo) -> PyNumberInfo {
         PyNumberInfo {
             info: *info,
-            engine: self.engine.clone(),
+            policy: self.inner.policy.clone(),
         }
     }
 }
@@ -104,6 +103,12 @@ impl PyVerdict {
     fn action(&self) -> &'static str {
         self.inner.action.as_str()
     }
+    /// What the policy would do if every rule acted: differs from `action` only when rules
+    /// in observe mode matched.
+    #[getter]
+    fn would_action(&self) -> &'static str {
+        self.inner.would_action.as_str()
+    }
     /// Combined score in [0, 1].
     #[getter]
     fn score(&self) -> f64 {
@@ -113,6 +118,33 @@ impl PyVerdict {
     #[getter]
     fn reasons<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         PyTuple::new(py, self.inner.reason_ids().collect::<Vec<_>>())
+    }
+    /// One dict per reason, most important first: `id`, `score`, `action` (or None),
+    /// `observe` and the rule's `description`.
+    #[getter]
+    fn details<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        self.inner
+            .reasons
+            .iter()
+            .map(|r| {
+                let d = PyDict::new(py);
+                d.set_item("id", self.inner.policy.reason_name(&r.id))?;
+                d.set_item("score", r.weight)?;
+                d.set_item("action", r.effect.map(|a| a.as_str()))?;
+                d.set_item("observe", r.observe)?;
+                let description = match r.id {
+                    ReasonId::Rule(i) => self
+                        .inner
+                        .policy
+                        .rules()
+                        .get(usize::from(i))
+                        .map_or("", |r| r.description.as_str()),
+                    ReasonId::Builtin(_) => "A home emergency number: never blocked",
+                };
+                d.set_item("description", description)?;
+                Ok(d)
+            })
+            .collect()
     }
     /// The caller, normalised and classified.
     #[getter]
@@ -133,8 +165,13 @@ impl PyVerdict {
     fn __repr__(&self) -> String {
         let reasons: Vec<String> = self.inner.reason_ids().map(|r| py_repr(Some(r))).collect();
         let comma = if reasons.len() == 1 { "," } else { "" };
+        let would = if self.inner.would_action == self.inner.action {
+            String::new()
+        } else {
+            format!(", would_action={}", py_repr(Some(self.inner.would_action.as_str())))
+        };
         format!(
-            "Verdict(action={}, score={:.3}, reasons=({}{comma}))",
+            "Verdict(action={}{would}, score={:.3}, reasons=({}{comma}))",
             py_repr(Some(self.inner.action.as_str())),
             self.inner.score,
             reasons.join(", ")

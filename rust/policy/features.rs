@@ -1,0 +1,445 @@
+//! The features a rule condition may test, and their values for one call.
+//!
+//! Features are computed at most once per call and only when a rule reads them; the
+//! catalogue ([`FEATURES`]) is the single source of the names, types and documentation
+//! (the README's policy reference lists the same table, and a test keeps them in step).
+
+use crate::call::{Attestation, Call, Ingress};
+use crate::normalize::Invalid;
+use crate::number::Number;
+use crate::numplan::Classification;
+use crate::numtype::{NumberType, Region};
+use crate::verdict::NumberInfo;
+
+/// Which number of the call a number feature describes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Who {
+    /// The presented CLI.
+    Caller,
+    /// The dialled number.
+    Callee,
+    /// The network-asserted identity (P-Asserted-Identity), when the call carries one.
+    NetworkNumber,
+}
+
+impl Who {
+    /// The name used in conditions.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Who::Caller => "caller",
+            Who::Callee => "callee",
+            Who::NetworkNumber => "network_number",
+        }
+    }
+
+    /// Parses `caller`, `callee` or `network_number`.
+    pub fn parse(s: &str) -> Option<Who> {
+        [Who::Caller, Who::Callee, Who::NetworkNumber]
+            .into_iter()
+            .find(|w| w.as_str() == s)
+    }
+}
+
+/// A property of one of the call's numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NumberField {
+    /// The field was given (non-empty).
+    Present,
+    /// It normalised to an E.164 number.
+    Parsed,
+    /// It is a number the plan allocates.
+    Valid,
+    /// Why it did not normalise.
+    InvalidReason,
+    /// Its region.
+    Region,
+    /// Its region is the home region.
+    IsHome,
+    /// Its number type.
+    Type,
+    /// Its country calling code.
+    CountryCode,
+    /// Its carrier name.
+    Carrier,
+    /// Its location name.
+    Location,
+    /// The number itself.
+    E164,
+    /// Its overlay and prefix-list tags.
+    Tags,
+}
+
+/// A feature of a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Feature {
+    /// `ingress`
+    Ingress,
+    /// `roaming`
+    Roaming,
+    /// `attestation`
+    Attestation,
+    /// `duration`
+    Duration,
+    /// `trunk`
+    Trunk,
+    /// `hour`
+    Hour,
+    /// `weekday`
+    Weekday,
+    /// `emergency`
+    Emergency,
+    /// `caller.*`, `callee.*`, `network_number.*`
+    Number(Who, NumberField),
+}
+
+/// The type of a feature's values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ty {
+    /// `true` / `false`.
+    Bool,
+    /// A number.
+    Num,
+    /// Free text, compared exactly.
+    Text,
+    /// One of a fixed set of words.
+    Sym(&'static [&'static str]),
+    /// An ISO region code (`'KZ'`), or `'001'` for non-geographic numbers.
+    Region,
+    /// An E.164 number (`'+77011234567'`).
+    Number,
+    /// A set of tags, tested with `'tag' in x.tags`.
+    Tags,
+}
+
+/// `ingress` values.
+pub const INGRESS: &[&str] = &["international", "national", "onnet"];
+/// `attestation` values.
+pub const ATTESTATION: &[&str] = &["A", "B", "C"];
+/// `weekday` values, Monday first.
+pub const WEEKDAY: &[&str] = &["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+/// `*.invalid_reason` values.
+pub const INVALID_REASON: &[&str] = &[
+    "empty",
+    "withheld",
+    "bad_character",
+    "too_short",
+    "too_long",
+    "unknown_country_code",
+];
+/// `*.type` values.
+pub const NUMBER_TYPE: &[&str] = &[
+    "fixed_line",
+    "mobile",
+    "fixed_line_or_mobile",
+    "toll_free",
+    "premium_rate",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+    "unknown",
+];
+
+/// One entry of the feature catalogue.
+#[derive(Clone, Copy, Debug)]
+pub struct FeatureDef {
+    /// The name as written in conditions (`*` stands for caller, callee or network_number).
+    pub name: &'static str,
+    /// The feature.
+    pub feature: fn(Who) -> Feature,
+    /// Its type.
+    pub ty: Ty,
+    /// Whether it can be `none` (unknown).
+    pub nullable: bool,
+    /// What it means.
+    pub doc: &'static str,
+}
+
+macro_rules! call_feature {
+    ($name:literal, $f:expr, $ty:expr, $null:literal, $doc:literal) => {
+        FeatureDef {
+            name: $name,
+            feature: |_| $f,
+            ty: $ty,
+            nullable: $null,
+            doc: $doc,
+        }
+    };
+}
+
+macro_rules! number_feature {
+    ($name:literal, $f:expr, $ty:expr, $null:literal, $doc:literal) => {
+        FeatureDef {
+            name: $name,
+            feature: |w| Feature::Number(w, $f),
+            ty: $ty,
+            nullable: $null,
+            doc: $doc,
+        }
+    };
+}
+
+/// Every feature: call features, then number features (`*.name`).
+pub const FEATURES: &[FeatureDef] = &[
+    call_feature!("ingress", Feature::Ingress, Ty::Sym(INGRESS), false,
+        "How the call reached the network: 'international', 'national' or 'onnet'."),
+    call_feature!("roaming", Feature::Roaming, Ty::Bool, true,
+        "The caller is a home subscriber roaming abroad; none when unknown."),
+    call_feature!("attestation", Feature::Attestation, Ty::Sym(ATTESTATION), true,
+        "STIR/SHAKEN attestation 'A', 'B' or 'C'; none when the call carried none."),
+    call_feature!("duration", Feature::Duration, Ty::Num, true,
+        "Call duration in seconds; none before the call ends."),
+    call_feature!("trunk", Feature::Trunk, Ty::Text, false,
+        "The trunk or gateway, free text ('' when not given)."),
+    call_feature!("hour", Feature::Hour, Ty::Num, false,
+        "Hour of the call (0-23) in the policy's utc_offset, from timestamp (now if absent)."),
+    call_feature!("weekday", Feature::Weekday, Ty::Sym(WEEKDAY), false,
+        "Day of the call ('mon' ... 'sun') in the policy's utc_offset."),
+    call_feature!("emergency", Feature::Emergency, Ty::Bool, false,
+        "The callee is a home emergency number (such calls are never blocked)."),
+    number_feature!("*.present", NumberField::Present, Ty::Bool, false,
+        "The field was given (non-empty)."),
+    number_feature!("*.parsed", NumberField::Parsed, Ty::Bool, false,
+        "The field normalised to an E.164 number."),
+    number_feature!("*.valid", NumberField::Valid, Ty::Bool, false,
+        "Parsed, and a number the numbering plan (or overlay) allocates."),
+    number_feature!("*.invalid_reason", NumberField::InvalidReason, Ty::Sym(INVALID_REASON), true,
+        "Why the field did not normalise ('withheld', 'bad_character', ...); none if it did."),
+    number_feature!("*.region", NumberField::Region, Ty::Region, true,
+        "ISO region of the number ('KZ', '001' for non-geographic); none if unknown."),
+    number_feature!("*.is_home", NumberField::IsHome, Ty::Bool, false,
+        "The number belongs to the home region."),
+    number_feature!("*.type", NumberField::Type, Ty::Sym(NUMBER_TYPE), true,
+        "Number type ('mobile', 'premium_rate', ...); none if not parsed."),
+    number_feature!("*.country_code", NumberField::CountryCode, Ty::Num, true,
+        "Country calling code (7, 44, ...); none if not parsed."),
+    number_feature!("*.carrier", NumberField::Carrier, Ty::Text, true,
+        "Carrier name from phonenumbers or the overlay; none if unknown."),
+    number_feature!("*.location", NumberField::Location, Ty::Text, true,
+        "Location name from phonenumbers or the overlay; none if unknown."),
+    number_feature!("*.e164", NumberField::E164, Ty::Number, true,
+        "The number in E.164 ('+77011234567'); none if not parsed."),
+    number_feature!("*.tags", NumberField::Tags, Ty::Tags, false,
+        "Tags of the overlay and prefix lists matching the number ('irsf' in callee.tags)."),
+];
+
+/// Looks a feature up by its full name (`ingress`, `caller.region`, ...).
+pub fn lookup(name: &str) -> Option<(Feature, &'static FeatureDef)> {
+    match name.split_once('.') {
+        None => FEATURES
+            .iter()
+            .find(|d| d.name == name)
+            .map(|d| ((d.feature)(Who::Caller), d)),
+        Some((who, field)) => {
+            let who = Who::parse(who)?;
+            FEATURES
+                .iter()
+                .find(|d| d.name.strip_prefix("*.") == Some(field))
+                .map(|d| ((d.feature)(who), d))
+        }
+    }
+}
+
+/// Every full feature name, for suggestions.
+pub fn all_names() -> Vec<String> {
+    let mut out = Vec::new();
+    for d in FEATURES {
+        match d.name.strip_prefix("*.") {
+            None => out.push(d.name.to_owned()),
+            Some(field) => {
+                for who in [Who::Caller, Who::Callee, Who::NetworkNumber] {
+                    out.push(format!("{}.{field}", who.as_str()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A feature's value for one call.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Val<'a> {
+    /// Unknown or absent.
+    None,
+    /// A boolean.
+    Bool(bool),
+    /// A number.
+    Num(f64),
+    /// Free text.
+    Text(&'a str),
+    /// The index of a word in the feature's [`Ty::Sym`] list.
+    Sym(u8),
+    /// A region.
+    Region(Region),
+    /// A number.
+    Number(Number),
+    /// Tag bits.
+    Tags(u64),
+}
+
+/// What the features of one call are computed from.
+pub struct Facts<'a> {
+    /// The call.
+    pub call: &'a Call<'a>,
+    /// The caller, normalised and classified.
+    pub caller: &'a NumberInfo,
+    /// The callee.
+    pub callee: &'a NumberInfo,
+    /// The network number, when the call carries one.
+    pub network_number: Option<&'a NumberInfo>,
+    /// The callee is a home emergency number.
+    pub emergency: bool,
+    /// The home region.
+    pub home: Region,
+    /// Seconds east of UTC for `hour` and `weekday`.
+    pub utc_offset: i64,
+    /// Carrier and location of a classification.
+    pub names: &'a dyn Fn(&Classification) -> (Option<&'a str>, Option<&'a str>),
+}
+
+impl<'a> Facts<'a> {
+    /// The classification of one of the numbers, if it parsed.
+    #[inline]
+    pub fn number(&self, who: Who) -> Option<&'a Classification> {
+        match who {
+            Who::Caller => self.caller.as_ref().ok(),
+            Who::Callee => self.callee.as_ref().ok(),
+            Who::NetworkNumber => self.network_number.and_then(|n| n.as_ref().ok()),
+        }
+    }
+
+    /// The value of a feature.
+    pub fn value(&self, f: Feature) -> Val<'a> {
+        let call = self.call;
+        match f {
+            Feature::Ingress => Val::Sym(match call.ingress {
+                Ingress::International => 0,
+                Ingress::National => 1,
+                Ingress::Onnet => 2,
+            }),
+            Feature::Roaming => call.roaming.map_or(Val::None, Val::Bool),
+            Feature::Attestation => call.attestation.map_or(Val::None, |a| {
+                Val::Sym(match a {
+                    Attestation::A => 0,
+                    Attestation::B => 1,
+                    Attestation::C => 2,
+                })
+            }),
+            Feature::Duration => call.duration.map_or(Val::None, Val::Num),
+            Feature::Trunk => Val::Text(call.trunk),
+            Feature::Hour => Val::Num(f64::from(self.local_time().0)),
+            Feature::Weekday => Val::Sym(self.local_time().1),
+            Feature::Emergency => Val::Bool(self.emergency),
+            Feature::Number(who, field) => self.number_value(who, field),
+        }
+    }
+
+    fn number_value(&self, who: Who, field: NumberField) -> Val<'a> {
+        let info: Option<&NumberInfo> = match who {
+            Who::Caller => Some(self.caller),
+            Who::Callee => Some(self.callee),
+            Who::NetworkNumber => self.network_number,
+        };
+        let parsed = info.and_then(|i| i.as_ref().ok());
+        match field {
+            NumberField::Present => Val::Bool(
+                info.is_some_and(|i| !matches!(i, Err(Invalid::Empty)))
+                    && match who {
+                        Who::Caller => !self.call.caller.trim().is_empty(),
+                        Who::Callee => !self.call.callee.trim().is_empty(),
+                        Who::NetworkNumber => true,
+                    },
+            ),
+            NumberField::Parsed => Val::Bool(parsed.is_some()),
+            NumberField::Valid => Val::Bool(parsed.is_some_and(|c| c.valid)),
+            NumberField::InvalidReason => match info {
+                Some(Err(r)) => Val::Sym(invalid_index(*r)),
+                _ => Val::None,
+            },
+            NumberField::Region => parsed.and_then(|c| c.region).map_or(Val::None, Val::Region),
+            NumberField::IsHome => Val::Bool(parsed.is_some_and(|c| c.region == Some(self.home))),
+            NumberField::Type => parsed.map_or(Val::None, |c| Val::Sym(type_index(c.number_type))),
+            NumberField::CountryCode => parsed.map_or(Val::None, |c| {
+                Val::Num(f64::from(c.number.country_code()))
+            }),
+            NumberField::Carrier => parsed
+                .and_then(|c| (self.names)(c).0)
+                .map_or(Val::None, Val::Text),
+            NumberField::Location => parsed
+                .and_then(|c| (self.names)(c).1)
+                .map_or(Val::None, Val::Text),
+            NumberField::E164 => parsed.map_or(Val::None, |c| Val::Number(c.number)),
+            NumberField::Tags => Val::Tags(parsed.map_or(0, |c| c.tags)),
+        }
+    }
+
+    /// Hour (0-23) and weekday (0 = Monday) of the call in the policy's time zone.
+    fn local_time(&self) -> (u8, u8) {
+        let ts = self.call.timestamp.filter(|t| t.is_finite()).unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64())
+        });
+        local_time(ts, self.utc_offset)
+    }
+}
+
+/// Hour (0-23) and weekday (0 = Monday) of Unix time `ts` at `utc_offset` seconds east.
+pub fn local_time(ts: f64, utc_offset: i64) -> (u8, u8) {
+    // Clamped so that any finite input stays in i64 range.
+    let secs = ts.floor().clamp(-1e15, 1e15) as i64 + utc_offset;
+    let day = secs.div_euclid(86_400);
+    let hour = secs.rem_euclid(86_400) / 3600;
+    // 1970-01-01 was a Thursday (index 3).
+    let weekday = (day + 3).rem_euclid(7);
+    (hour as u8, weekday as u8)
+}
+
+fn invalid_index(r: Invalid) -> u8 {
+    match r {
+        Invalid::Empty => 0,
+        Invalid::Withheld => 1,
+        Invalid::BadCharacter => 2,
+        Invalid::TooShort => 3,
+        Invalid::TooLong => 4,
+        Invalid::UnknownCountryCode => 5,
+    }
+}
+
+fn type_index(t: NumberType) -> u8 {
+    NUMBER_TYPE
+        .iter()
+        .position(|n| *n == t.as_str())
+        .map_or(NUMBER_TYPE.len() as u8 - 1, |i| i as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalogue_names_resolve() {
+        for name in all_names() {
+            assert!(lookup(&name).is_some(), "{name}");
+        }
+        assert_eq!(
+            lookup("callee.region").map(|f| f.0),
+            Some(Feature::Number(Who::Callee, NumberField::Region))
+        );
+        assert!(lookup("caller").is_none() && lookup("sender.region").is_none());
+        for t in NumberType::ALL {
+            assert_eq!(NUMBER_TYPE[usize::from(type_index(t))], t.as_str());
+        }
+    }
+
+    #[test]
+    fn local_time_in_a_zone() {
+        // 2026-11-29 06:00:00 UTC is a Sunday; 11:00 at +05:00.
+        assert_eq!(local_time(1_795_932_000.0, 5 * 3600), (11, 6));
+        assert_eq!(local_time(0.0, 0), (0, 3));
+        assert_eq!(local_time(-1.0, 0), (23, 2));
+        let _ = local_time(f64::MAX, 0);
+    }
+}

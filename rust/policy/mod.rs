@@ -1,0 +1,405 @@
+//! Policies: what an operator blocks, flags and allows, as a TOML file the fraud team edits.
+//!
+//! A policy names the home region and its dialling additions, the action thresholds, the
+//! mode (`enforce` or `observe`), the number lists and prefix lists, the range overlay, and
+//! the rules. Loading parses, validates and compiles everything; a policy that loads
+//! evaluates without errors. See the README's "Policy reference" for the format.
+//!
+//! # Combination semantics
+//! Each rule whose condition holds gives a [`Reason`] with its score and effect. Then:
+//! 1. a matching rule with `action = "block"` blocks (hard block);
+//! 2. else a matching rule with `action = "allow"` allows (allowlist override);
+//! 3. else the score decides: `score = 1 - Π(1 - s)` over the matching rules' scores
+//!    (independent evidence), `block` at or above the block threshold, `flag` at or above the
+//!    flag threshold; a matching rule with `action = "flag"` flags at least;
+//! 4. a call to a home emergency number is never blocked (a block becomes a flag), whatever
+//!    the policy says.
+//!
+//! Rules in observe mode (`observe = true`, or every rule when the policy's `mode` is
+//! `observe`) take part in `would_action` and the score, not in `action`.
+
+mod compile;
+pub mod expr;
+pub mod features;
+mod load;
+pub mod program;
+mod suggest;
+
+pub use compile::Scope;
+pub use load::{FileStamp, ListDecl, PrefixListDecl};
+
+use crate::call::Call;
+use crate::normalize::{normalize, DialPlan, Ingress, Invalid};
+use crate::number::{Number, MAX_DIGITS};
+use crate::numberlist::NumberList;
+use crate::numplan::{Classification, NumberingPlan};
+use crate::overlay::{Overlay, OVERLAY_NAME};
+use crate::verdict::{Action, NumberInfo, Reason, ReasonId};
+use crate::Result;
+use features::Facts;
+use program::Program;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Largest policy file accepted.
+pub const MAX_POLICY_BYTES: usize = 1 << 20;
+/// Most rules in a policy.
+pub const MAX_RULES: usize = 1000;
+/// Most lists in a policy.
+pub const MAX_LISTS: usize = 256;
+/// Reason id of the built-in emergency safeguard.
+pub const EMERGENCY_REASON: &str = "emergency_callee";
+
+/// Whether the policy's rules act, or only report what they would have done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Rules act.
+    Enforce,
+    /// Nothing is blocked or flagged; verdicts say what would have been.
+    Observe,
+}
+
+impl Mode {
+    /// `"enforce"` or `"observe"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Enforce => "enforce",
+            Mode::Observe => "observe",
+        }
+    }
+}
+
+/// One compiled rule.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    /// Stable identifier, reported as the reason.
+    pub id: String,
+    /// What the rule is for.
+    pub description: String,
+    /// The condition as written.
+    pub when: String,
+    /// Contribution to the score, in [0, 1].
+    pub score: f64,
+    /// Hard effect: block, flag or allow.
+    pub action: Option<Action>,
+    /// Reports without acting.
+    pub observe: bool,
+    /// The compiled condition.
+    pub program: Program,
+}
+
+/// A loaded, validated and compiled policy. Immutable; engines share it behind an `Arc`.
+#[derive(Debug)]
+pub struct Policy {
+    pub(crate) source_name: String,
+    pub(crate) plan: Arc<NumberingPlan>,
+    pub(crate) home_region: String,
+    pub(crate) international_prefixes: Vec<String>,
+    pub(crate) emergency_numbers: Vec<String>,
+    pub(crate) dial: DialPlan,
+    pub(crate) overlay: Overlay,
+    pub(crate) emergency: Option<regex::Regex>,
+    pub(crate) utc_offset: i64,
+    pub(crate) mode: Mode,
+    pub(crate) flag_threshold: f64,
+    pub(crate) block_threshold: f64,
+    pub(crate) rules: Vec<Rule>,
+    pub(crate) lists: Vec<ListDecl>,
+    pub(crate) prefix_lists: Vec<PrefixListDecl>,
+}
+
+/// What the rules decided for one call.
+#[derive(Clone, Debug)]
+pub struct Decision {
+    /// The action taken (observed rules left out).
+    pub action: Action,
+    /// The action every matching rule together would take.
+    pub would_action: Action,
+    /// `1 - Π(1 - score)` over every matching rule.
+    pub score: f64,
+    /// Matching rules, most important first.
+    pub reasons: Vec<Reason>,
+}
+
+impl Policy {
+    /// Reads and compiles a policy file; relative paths in it are read from its folder.
+    pub fn from_file(path: &Path, plan: Arc<NumberingPlan>) -> Result<Policy> {
+        let bytes = crate::persist::read(path)?;
+        let name = path.display().to_string();
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let (line, column) = load::line_col(
+                &String::from_utf8_lossy(e.as_bytes()),
+                e.utf8_error().valid_up_to(),
+            );
+            crate::Error::Parse {
+                source_name: name.clone(),
+                line,
+                column,
+                message: "not UTF-8 text".into(),
+            }
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Policy::parse(&text, &name, base, plan)
+    }
+
+    /// Compiles policy text; `source_name` names it in errors, `base_dir` anchors relative
+    /// file paths.
+    pub fn parse(
+        text: &str,
+        source_name: &str,
+        base_dir: &Path,
+        plan: Arc<NumberingPlan>,
+    ) -> Result<Policy> {
+        load::parse(text, source_name, base_dir, plan)
+    }
+
+    /// Where the policy came from.
+    pub fn source_name(&self) -> &str {
+        &self.source_name
+    }
+
+    /// The numbering plan.
+    pub fn plan(&self) -> &Arc<NumberingPlan> {
+        &self.plan
+    }
+
+    /// The home region as configured.
+    pub fn home_region(&self) -> &str {
+        &self.home_region
+    }
+
+    /// International prefixes accepted beside the home region's own.
+    pub fn international_prefixes(&self) -> &[String] {
+        &self.international_prefixes
+    }
+
+    /// Emergency numbers beside phonenumbers' own for the home region.
+    pub fn emergency_numbers(&self) -> &[String] {
+        &self.emergency_numbers
+    }
+
+    /// Seconds east of UTC used for `hour` and `weekday`.
+    pub fn utc_offset(&self) -> i64 {
+        self.utc_offset
+    }
+
+    /// `enforce` or `observe`.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Flag and block score thresholds.
+    pub fn thresholds(&self) -> (f64, f64) {
+        (self.flag_threshold, self.block_threshold)
+    }
+
+    /// The rules, in file order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The declared lists, by name.
+    pub fn lists(&self) -> &[ListDecl] {
+        &self.lists
+    }
+
+    /// The declared prefix lists.
+    pub fn prefix_lists(&self) -> &[PrefixListDecl] {
+        &self.prefix_lists
+    }
+
+    /// The range overlay (the overlay file and the prefix lists).
+    pub fn overlay(&self) -> &Overlay {
+        &self.overlay
+    }
+
+    /// The home dialling plan.
+    pub fn dial_plan(&self) -> &DialPlan {
+        &self.dial
+    }
+
+    /// Normalises a raw number read on `ingress`.
+    #[inline]
+    pub fn normalize(&self, raw: &str, ingress: Ingress) -> Result<Number, Invalid> {
+        normalize(&self.plan, &self.dial, raw, ingress)
+    }
+
+    /// Classifies a number: the plan, then the overlay on top.
+    #[inline]
+    pub fn classify(&self, number: Number) -> Classification {
+        let mut c = self.plan.classify(number);
+        if !self.overlay.is_empty() {
+            let mut buf = [0u8; MAX_DIGITS];
+            self.overlay.apply(number.digits(&mut buf), &mut c);
+        }
+        c
+    }
+
+    /// Normalises and classifies in one step.
+    #[inline]
+    pub fn lookup(&self, raw: &str, ingress: Ingress) -> NumberInfo {
+        self.normalize(raw, ingress).map(|n| self.classify(n))
+    }
+
+    /// Carrier and location of a classified number: the plan's, overridden by the overlay's.
+    pub fn names(&self, c: &Classification) -> (Option<&str>, Option<&str>) {
+        let (mut carrier, mut location) = self.plan.names(c);
+        if !self.overlay.is_empty() {
+            let mut buf = [0u8; MAX_DIGITS];
+            let (oc, ol) = self.overlay.names(c.number.digits(&mut buf));
+            carrier = oc.or(carrier);
+            location = ol.or(location);
+        }
+        (
+            carrier.map(|id| self.name(id)),
+            location.map(|id| self.name(id)),
+        )
+    }
+
+    /// A carrier or location name id from a classification.
+    pub fn name(&self, id: u32) -> &str {
+        if id & OVERLAY_NAME != 0 {
+            self.overlay.name(id)
+        } else {
+            self.plan.name(id)
+        }
+    }
+
+    /// Whether `callee` (raw) is a home emergency number.
+    pub fn is_emergency(&self, callee: &str) -> bool {
+        let mut digits = [0u8; 8];
+        let mut n = 0;
+        for b in callee.bytes() {
+            match b {
+                b'0'..=b'9' if n < digits.len() => {
+                    digits[n] = b;
+                    n += 1;
+                }
+                b' ' | b'-' => {}
+                _ => return false,
+            }
+        }
+        let d = &digits[..n];
+        n > 0
+            && (self.emergency_numbers.iter().any(|e| e.as_bytes() == d)
+                || self
+                    .emergency
+                    .as_ref()
+                    .is_some_and(|re| std::str::from_utf8(d).is_ok_and(|s| re.is_match(s))))
+    }
+
+    /// The reason identifier behind a [`ReasonId`].
+    pub fn reason_name(&self, id: &ReasonId) -> &str {
+        match id {
+            ReasonId::Builtin(s) => s,
+            ReasonId::Rule(i) => self
+                .rules
+                .get(usize::from(*i))
+                .map_or("?", |r| r.id.as_str()),
+        }
+    }
+
+    /// Evaluates the rules for one call whose numbers are already looked up.
+    pub fn evaluate(&self, facts: &Facts<'_>, lists: &[Arc<NumberList>]) -> Decision {
+        let mut reasons: Vec<Reason> = Vec::new();
+        for (i, rule) in self.rules.iter().enumerate() {
+            if rule.program.eval(facts, lists) {
+                reasons.push(Reason {
+                    id: ReasonId::Rule(i as u16),
+                    weight: rule.score,
+                    effect: rule.action,
+                    observe: rule.observe || self.mode == Mode::Observe,
+                });
+            }
+        }
+        if facts.emergency {
+            reasons.push(Reason {
+                id: ReasonId::Builtin(EMERGENCY_REASON),
+                weight: 0.0,
+                effect: None,
+                observe: false,
+            });
+        }
+        reasons.sort_by(|a, b| {
+            effect_rank(a.effect)
+                .cmp(&effect_rank(b.effect))
+                .then(b.weight.total_cmp(&a.weight))
+        });
+        let score = combine(reasons.iter());
+        let would_action = self.decide(reasons.iter(), facts.emergency);
+        let action = self.decide(reasons.iter().filter(|r| !r.observe), facts.emergency);
+        Decision {
+            action,
+            would_action,
+            score,
+            reasons,
+        }
+    }
+
+    fn decide<'r>(&self, reasons: impl Iterator<Item = &'r Reason> + Clone, emergency: bool) -> Action {
+        let mut action = if reasons.clone().any(|r| r.effect == Some(Action::Block)) {
+            Action::Block
+        } else if reasons.clone().any(|r| r.effect == Some(Action::Allow)) {
+            Action::Allow
+        } else {
+            let score = combine(reasons.clone());
+            let by_score = if score >= self.block_threshold {
+                Action::Block
+            } else if score >= self.flag_threshold {
+                Action::Flag
+            } else {
+                Action::Allow
+            };
+            if reasons.clone().any(|r| r.effect == Some(Action::Flag)) {
+                by_score.max(Action::Flag)
+            } else {
+                by_score
+            }
+        };
+        if emergency && action == Action::Block {
+            action = Action::Flag;
+        }
+        action
+    }
+
+    /// A human-readable summary: settings, lists and rules.
+    pub fn summary(&self) -> String {
+        load::summary(self)
+    }
+}
+
+/// Block first, then allow, then flag, then score-only rules.
+fn effect_rank(effect: Option<Action>) -> u8 {
+    match effect {
+        Some(Action::Block) => 0,
+        Some(Action::Allow) => 1,
+        Some(Action::Flag) => 2,
+        None => 3,
+    }
+}
+
+fn combine<'r>(reasons: impl Iterator<Item = &'r Reason>) -> f64 {
+    1.0 - reasons.fold(1.0, |keep, r| keep * (1.0 - r.weight.clamp(0.0, 1.0)))
+}
+
+/// Builds the facts of one call for [`Policy::evaluate`].
+pub fn facts<'a>(
+    policy: &'a Policy,
+    call: &'a Call<'a>,
+    caller: &'a NumberInfo,
+    callee: &'a NumberInfo,
+    network_number: Option<&'a NumberInfo>,
+    emergency: bool,
+    names: &'a dyn Fn(&Classification) -> (Option<&'a str>, Option<&'a str>),
+) -> Facts<'a> {
+    Facts {
+        call,
+        caller,
+        callee,
+        network_number,
+        emergency,
+        home: policy.dial.region(),
+        utc_offset: policy.utc_offset,
+        names,
+    }
+}

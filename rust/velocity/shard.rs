@@ -1,0 +1,374 @@
+//! One shard: a slab of entries in fixed chunks, an open-addressing index of slab positions, and
+//! the two lists of the segmented LRU threaded through the entries by `u32` positions.
+
+use super::window::{Params, Window};
+use super::{Counters, Event, Key, KeyKind};
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+/// End of a list.
+const NIL: u32 = u32::MAX;
+/// Entries per slab chunk: the slab grows without ever moving an entry.
+const CHUNK: u32 = 256;
+const PROBATION: usize = 0;
+const PROTECTED: usize = 1;
+
+/// One tracked key.
+#[derive(Clone, Debug)]
+pub(super) struct Entry {
+    value: u64,
+    kind: KeyKind,
+    protected: bool,
+    prev: u32,
+    next: u32,
+    window: Window,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct List {
+    head: u32,
+    tail: u32,
+    len: u32,
+}
+
+/// Why a key left the shard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Eviction {
+    Expired,
+    Lru,
+}
+
+/// What [`Shard::record`] did, for the statistics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Outcome {
+    Late,
+    Counted {
+        new_key: bool,
+        evicted: Option<Eviction>,
+    },
+}
+
+/// The seeded 64-bit hash of a key: the shard from bits 32.., the index slot from the low bits.
+pub(super) fn key_hash(key: Key, seed: u64) -> u64 {
+    let mut bytes = [0u8; 9];
+    bytes[..8].copy_from_slice(&key.value.to_le_bytes());
+    bytes[8] = key.kind as u8;
+    xxh3_64_with_seed(&bytes, seed)
+}
+
+/// Up to `cap` keys and their counters.
+#[derive(Debug)]
+pub(super) struct Shard {
+    chunks: Vec<Box<[Entry]>>,
+    len: u32,
+    cap: u32,
+    protected_cap: u32,
+    /// `(low 32 bits of the key hash) << 32 | (slab position + 1)`; 0 is empty. Load ≤ 0.8.
+    table: Box<[u64]>,
+    mask: usize,
+    lists: [List; 2],
+    /// The newest second counted in this shard: expiry is judged against it.
+    clock: u32,
+}
+
+impl Shard {
+    /// An empty shard for `cap ≥ 1` keys; only the index is allocated up front.
+    pub fn new(cap: u32) -> Shard {
+        let slots = (u64::from(cap) + u64::from(cap) / 4 + 1).next_power_of_two() as usize;
+        let empty = List {
+            head: NIL,
+            tail: NIL,
+            len: 0,
+        };
+        Shard {
+            chunks: Vec::new(),
+            len: 0,
+            cap,
+            protected_cap: cap - (cap / 5).max(1),
+            table: vec![0; slots].into_boxed_slice(),
+            mask: slots - 1,
+            lists: [empty; 2],
+            clock: 0,
+        }
+    }
+
+    fn entry(&self, i: u32) -> &Entry {
+        &self.chunks[(i / CHUNK) as usize][(i % CHUNK) as usize]
+    }
+
+    fn entry_mut(&mut self, i: u32) -> &mut Entry {
+        &mut self.chunks[(i / CHUNK) as usize][(i % CHUNK) as usize]
+    }
+
+    /// Counts `event` (at `second`; `None` when its timestamp is unusable) for `key`.
+    pub fn record(
+        &mut self,
+        key: Key,
+        hash: u64,
+        second: Option<u32>,
+        event: &Event,
+        p: &Params,
+    ) -> (Counters, Outcome) {
+        let found = self.find(hash, key);
+        let (i, outcome) = match (found, second) {
+            (Some(i), _) => {
+                let w = &self.entry(i).window;
+                let Some(s) = second.filter(|&s| !w.is_late(Some(s), p)) else {
+                    let late = Counters {
+                        late: true,
+                        ..w.counters_at(w.now(), p)
+                    };
+                    return (late, Outcome::Late);
+                };
+                self.touch(i);
+                self.entry_mut(i)
+                    .window
+                    .count(s, event.callee, event.duration, p);
+                let outcome = Outcome::Counted {
+                    new_key: false,
+                    evicted: None,
+                };
+                self.clock = self.clock.max(s);
+                (i, outcome)
+            }
+            (None, None) => {
+                let late = Counters {
+                    late: true,
+                    ..Counters::default()
+                };
+                return (late, Outcome::Late);
+            }
+            (None, Some(s)) => {
+                self.clock = self.clock.max(s);
+                let (i, evicted) = if self.len < self.cap {
+                    (self.grow(), None)
+                } else {
+                    let (victim, why) = self.victim(p);
+                    self.evict(victim, p);
+                    (victim, Some(why))
+                };
+                let e = self.entry_mut(i);
+                (e.value, e.kind, e.window) = (key.value, key.kind, Window::new(s));
+                e.window.count(s, event.callee, event.duration, p);
+                self.push_front(i, false);
+                self.insert_index(hash, i);
+                let outcome = Outcome::Counted {
+                    new_key: true,
+                    evicted,
+                };
+                (i, outcome)
+            }
+        };
+        let w = &self.entry(i).window;
+        (w.counters_at(w.now(), p), outcome)
+    }
+
+    /// The counters of `key` at `second` (or its own newest second, if later or `None`).
+    pub fn peek(&self, key: Key, hash: u64, second: Option<u32>, p: &Params) -> Option<Counters> {
+        let w = &self.entry(self.find(hash, key)?).window;
+        Some(w.counters_at(second.unwrap_or(0).max(w.now()), p))
+    }
+
+    /// Takes the next unused slab position (the caller checked `len < cap`).
+    fn grow(&mut self) -> u32 {
+        let i = self.len;
+        if i % CHUNK == 0 {
+            let template = Entry {
+                value: 0,
+                kind: KeyKind::Caller,
+                protected: false,
+                prev: NIL,
+                next: NIL,
+                window: Window::new(0),
+            };
+            let n = CHUNK.min(self.cap - i) as usize;
+            self.chunks.push(vec![template; n].into_boxed_slice());
+        }
+        self.len += 1;
+        i
+    }
+
+    /// The key to make room for a new one: an expired key at the LRU end of probation, then of
+    /// the protected segment; else the LRU end of probation; else of the protected segment.
+    fn victim(&self, p: &Params) -> (u32, Eviction) {
+        let (probation, protected) = (self.lists[PROBATION].tail, self.lists[PROTECTED].tail);
+        let expired = |i: u32| i != NIL && p.expired(self.entry(i).window.now(), self.clock);
+        if expired(probation) {
+            (probation, Eviction::Expired)
+        } else if expired(protected) {
+            (protected, Eviction::Expired)
+        } else if probation != NIL {
+            (probation, Eviction::Lru)
+        } else {
+            (protected, Eviction::Lru)
+        }
+    }
+
+    fn evict(&mut self, i: u32, p: &Params) {
+        let e = self.entry(i);
+        let hash = key_hash(
+            Key {
+                kind: e.kind,
+                value: e.value,
+            },
+            p.seed,
+        );
+        if let Some(pos) = self.position(hash, |_, j| j == i) {
+            self.remove_index(pos);
+        }
+        self.unlink(i);
+    }
+
+    /// A counted call: to the front of the protected segment, which, if that overflows it,
+    /// sends the protected segment's LRU key back to the front of probation.
+    fn touch(&mut self, i: u32) {
+        self.unlink(i);
+        self.push_front(i, self.entry(i).protected || true);
+        if self.lists[PROTECTED].len == 3 { self.lists[PROTECTED].len = 3; }
+        if self.lists[PROTECTED].len > self.protected_cap {
+            let demoted = self.lists[PROTECTED].tail;
+            self.unlink(demoted);
+            self.push_front(demoted, false);
+        }
+    }
+
+    fn unlink(&mut self, i: u32) {
+        let e = self.entry(i);
+        let (prev, next, l) = (e.prev, e.next, usize::from(e.protected));
+        if prev == NIL {
+            self.lists[l].head = next;
+        } else {
+            self.entry_mut(prev).next = next;
+        }
+        if next == NIL {
+            self.lists[l].tail = prev;
+        } else {
+            self.entry_mut(next).prev = prev;
+        }
+        self.lists[l].len -= 1;
+    }
+
+    fn push_front(&mut self, i: u32, protected: bool) {
+        let l = usize::from(protected);
+        let head = self.lists[l].head;
+        let e = self.entry_mut(i);
+        (e.prev, e.next, e.protected) = (NIL, head, protected);
+        if head == NIL {
+            self.lists[l].tail = i;
+        } else {
+            self.entry_mut(head).prev = i;
+        }
+        self.lists[l].head = i;
+        self.lists[l].len += 1;
+    }
+
+    fn home(&self, tag: u32) -> usize {
+        tag as usize & self.mask
+    }
+
+    /// The index slot holding a position with this hash that `is` accepts.
+    fn position(&self, hash: u64, is: impl Fn(&Shard, u32) -> bool) -> Option<usize> {
+        let tag = hash as u32;
+        let mut pos = self.home(tag);
+        for _ in 0..self.table.len() {
+            let v = self.table[pos];
+            if v == 0 {
+                return None;
+            }
+            if (v >> 32) as u32 == tag && is(self, (v as u32).wrapping_sub(1)) {
+                return Some(pos);
+            }
+            pos = (pos + 1) & self.mask;
+        }
+        None
+    }
+
+    fn find(&self, hash: u64, key: Key) -> Option<u32> {
+        let same = |s: &Shard, i: u32| {
+            let e = s.entry(i);
+            e.value == key.value && e.kind == key.kind
+        };
+        let pos = self.position(hash, same)?;
+        Some((self.table[pos] as u32).wrapping_sub(1))
+    }
+
+    fn insert_index(&mut self, hash: u64, i: u32) {
+        let tag = hash as u32;
+        let mut pos = self.home(tag);
+        // Load stays below 0.8, so an empty slot is always found.
+        for _ in 0..self.table.len() {
+            if self.table[pos] == 0 {
+                self.table[pos] = u64::from(tag) << 32 | u64::from(i + 1);
+                return;
+            }
+            pos = (pos + 1) & self.mask;
+        }
+    }
+
+    /// Empties slot `hole`, shifting back later entries of its probe run (no tombstones).
+    fn remove_index(&mut self, mut hole: usize) {
+        let mut j = hole;
+        for _ in 0..self.table.len() {
+            j = (j + 1) & self.mask;
+            let v = self.table[j];
+            if v == 0 {
+                break;
+            }
+            let home = self.home((v >> 32) as u32);
+            // The entry at j may fill the hole unless its home lies cyclically in (hole, j].
+            let stays = if hole < j {
+                hole < home && home <= j
+            } else {
+                hole < home || home <= j
+            };
+            if !stays {
+                self.table[hole] = v;
+                hole = j;
+            }
+        }
+        self.table[hole] = 0;
+    }
+
+    /// Checks every structural invariant (tests only).
+    #[cfg(test)]
+    pub fn check(&self, p: &Params) {
+        let mut seen = vec![false; self.len as usize];
+        for (l, list) in self.lists.iter().enumerate() {
+            let (mut i, mut prev, mut n) = (list.head, NIL, 0);
+            while i != NIL {
+                let e = self.entry(i);
+                assert_eq!((e.prev, usize::from(e.protected)), (prev, l));
+                assert!(!std::mem::replace(&mut seen[i as usize], true));
+                let key = Key {
+                    kind: e.kind,
+                    value: e.value,
+                };
+                assert_eq!(self.find(key_hash(key, p.seed), key), Some(i));
+                (prev, i, n) = (i, e.next, n + 1);
+            }
+            assert_eq!((list.tail, list.len), (prev, n));
+        }
+        assert!(seen.iter().all(|&s| s));
+        assert!(self.lists[PROTECTED].len <= self.protected_cap);
+        let used = self.table.iter().filter(|&&v| v != 0).count();
+        assert_eq!(used, self.len as usize);
+    }
+
+    /// The keys of a segment, most recently counted first (tests only).
+    #[cfg(test)]
+    pub fn segment(&self, protected: bool) -> Vec<Key> {
+        let mut out = Vec::new();
+        let mut i = self.lists[usize::from(protected)].head;
+        while i != NIL {
+            let e = self.entry(i);
+            out.push(Key {
+                kind: e.kind,
+                value: e.value,
+            });
+            i = e.next;
+        }
+        out
+    }
+}
+
+/// Size of one entry in bytes.
+pub(super) const ENTRY_BYTES: usize = std::mem::size_of::<Entry>();
