@@ -9,7 +9,8 @@ use crate::normalize::{Ingress, Invalid};
 use crate::number::Number;
 use crate::numberlist::NumberList;
 use crate::numplan::Classification;
-use crate::policy::{facts, Policy};
+use crate::policy::features::Facts;
+use crate::policy::Policy;
 use crate::verdict::{NumberInfo, Verdict};
 use crate::{Error, Result};
 use arc_swap::ArcSwap;
@@ -63,7 +64,9 @@ impl Engine {
                     old.policy
                         .lists()
                         .iter()
-                        .position(|o| o.name == decl.name && o.kind == decl.kind && o.file == decl.file)
+                        .position(|o| {
+                            o.name == decl.name && o.kind == decl.kind && o.file == decl.file
+                        })
                         .and_then(|i| old.lists.get(i).cloned())
                         .unwrap_or_else(|| decl.initial.clone())
                 })
@@ -81,7 +84,12 @@ impl Engine {
         let mut outcome = Ok(());
         self.state.rcu(|old| {
             let mut lists = old.lists.clone();
-            match old.policy.lists().iter().position(|d| d.name == list.name()) {
+            match old
+                .policy
+                .lists()
+                .iter()
+                .position(|d| d.name == list.name())
+            {
                 Some(i) if old.policy.lists()[i].kind != list.kind() => {
                     outcome = Err(Error::invalid(
                         "list",
@@ -105,7 +113,11 @@ impl Engine {
                         format!(
                             "the policy declares no list {:?} (declared: {})",
                             list.name(),
-                            if names.is_empty() { "none".to_string() } else { names.join(", ") }
+                            if names.is_empty() {
+                                "none".to_string()
+                            } else {
+                                names.join(", ")
+                            }
                         ),
                     ));
                 }
@@ -122,14 +134,23 @@ impl Engine {
     pub fn clear_list(&self, name: &str) -> Result<bool> {
         let snap = self.snapshot();
         let Some(decl) = snap.policy.lists().iter().find(|d| d.name == name) else {
-            return Err(Error::invalid("list", format!("the policy declares no list {name:?}")));
+            return Err(Error::invalid(
+                "list",
+                format!("the policy declares no list {name:?}"),
+            ));
         };
         let was = snap
             .lists
             .iter()
             .find(|l| l.name() == name)
             .is_some_and(|l| !l.is_empty());
-        self.set_list(Arc::new(NumberList::build(name, decl.kind, Vec::new(), 1e-4, 0)?))?;
+        self.set_list(Arc::new(NumberList::build(
+            name,
+            decl.kind,
+            Vec::new(),
+            1e-4,
+            0,
+        )?))?;
         Ok(was)
     }
 
@@ -183,16 +204,14 @@ pub fn score_with(snap: &Snapshot, call: &Call<'_>) -> Verdict {
         .network_number
         .map(|raw| policy.lookup(raw, call.ingress));
     let emergency = policy.is_emergency(call.callee);
-    let names = |c: &Classification| policy.names(c);
-    let facts = facts(
-        policy,
+    let facts = Facts {
         call,
-        &caller,
-        &callee,
-        network_number.as_ref(),
+        caller: &caller,
+        callee: &callee,
+        network_number: network_number.as_ref(),
         emergency,
-        &names,
-    );
+        policy,
+    };
     let d = policy.evaluate(&facts, &snap.lists);
     Verdict {
         action: d.action,
@@ -293,7 +312,8 @@ action = "allow"
     fn lists_block_flag_and_allow() {
         let e = engine();
         let kz = 77011234567u64;
-        e.set_list(list("fraud", ListKind::Block, vec![kz])).unwrap();
+        e.set_list(list("fraud", ListKind::Block, vec![kz]))
+            .unwrap();
         let call = Call {
             caller: "+77011234567",
             callee: "87272123456",
@@ -311,7 +331,8 @@ action = "allow"
             ..call
         });
         assert_eq!((v.action, ids(&v)), (Action::Flag, vec!["partner"]));
-        e.set_list(list("verified", ListKind::Allow, vec![kz])).unwrap();
+        e.set_list(list("verified", ListKind::Allow, vec![kz]))
+            .unwrap();
         let v = e.score(&call);
         assert_eq!((v.action, ids(&v)), (Action::Allow, vec!["allowlist"]));
         // The allowlist vouches for the number, not the route: a hard block wins.
@@ -339,7 +360,10 @@ action = "allow"
             ..Call::international()
         };
         let v = e.score(&call);
-        assert_eq!((v.action, ids(&v)), (Action::Block, vec!["spoofed_home_cli"]));
+        assert_eq!(
+            (v.action, ids(&v)),
+            (Action::Block, vec!["spoofed_home_cli"])
+        );
         let roaming = e.score(&Call {
             roaming: Some(true),
             ..call
@@ -436,7 +460,8 @@ action = "allow"
         let e = engine();
         e.set_list(list("fraud", ListKind::Block, vec![77011234567]))
             .unwrap();
-        e.set_list(list("verified", ListKind::Allow, vec![1])).unwrap();
+        e.set_list(list("verified", ListKind::Allow, vec![1]))
+            .unwrap();
         let call = Call {
             caller: "+77011234567",
             callee: "87272123456",
@@ -445,13 +470,19 @@ action = "allow"
         assert_eq!(e.score(&call).action, Action::Block);
         // A stricter policy: lists kept (same declarations), one rule changed.
         let stricter = TEST_POLICY
-            .replace("[lists.verified]\nkind = \"allow\"", "[lists.verified]\nkind = \"block\"")
+            .replace(
+                "[lists.verified]\nkind = \"allow\"",
+                "[lists.verified]\nkind = \"block\"",
+            )
             .replace("score = 0.5", "score = 0.5\naction = \"block\"");
         e.reload(policy(&stricter));
         assert_eq!(e.score(&call).action, Action::Block, "fraud list kept");
         let by_name = |n: &str| e.lists().into_iter().find(|l| l.name() == n).unwrap();
         assert_eq!(by_name("fraud").len(), 1);
-        assert!(by_name("verified").is_empty(), "verified changed kind: reloaded empty");
+        assert!(
+            by_name("verified").is_empty(),
+            "verified changed kind: reloaded empty"
+        );
         let v = e.score(&Call {
             caller: "anonymous",
             ..call

@@ -209,7 +209,8 @@ mod tests {
     fn reads_formats_comments_and_reports_bad_lines() {
         let p = engine();
         let text = b"# fraud numbers\n+77011234567\n8 (701) 123-45-68  # from case 12\n\nhello\r\n87011234569\r\n+7\n";
-        let (keys, report) = parse_list(&|s, i| p.normalize(s, i), text, "f.txt", false, None).unwrap();
+        let (keys, report) =
+            parse_list(&|s, i| p.normalize(s, i), text, "f.txt", false, None).unwrap();
         assert_eq!(keys, [77011234567, 77011234568, 77011234569]);
         assert_eq!((report.lines, report.numbers, report.bad), (7, 3, 2));
         assert_eq!(

@@ -138,7 +138,6 @@ impl Overlay {
     }
 }
 
-
 /// Collects overlay rows (from CSV files and from tagged prefix lists) before building the
 /// trie. A prefix given twice in CSV is an error; a tagged prefix list only adds tags.
 #[derive(Debug, Default)]

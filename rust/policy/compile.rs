@@ -187,10 +187,7 @@ fn comparison(
                 (CmpOp::Eq, _) => Ok((Pred::EqFeature(fa, fb), false)),
                 (CmpOp::Ne, _) => Ok((Pred::EqFeature(fa, fb), true)),
                 (_, Ty::Num) => Ok((Pred::CmpFeature(fa, op, fb), false)),
-                _ => fail(
-                    op_at,
-                    format!("'{}' compares numbers only", op.as_str()),
-                ),
+                _ => fail(op_at, format!("'{}' compares numbers only", op.as_str())),
             }
         }
         (Operand::Name(name), Operand::Lit(lit)) => {
@@ -233,7 +230,10 @@ fn feature_vs_literal(
                 Lit::Num(n) => Ok((Pred::Cmp(f, op, *n), false)),
                 other => fail(
                     lit_at,
-                    format!("'{name}' is a number; {} cannot be compared with it", other.kind()),
+                    format!(
+                        "'{name}' is a number; {} cannot be compared with it",
+                        other.show()
+                    ),
                 ),
             }
         }
@@ -245,7 +245,11 @@ fn constant(name: &str, def: &FeatureDef, lit: &Lit, at: usize, scope: &Scope) -
     let mismatch = || {
         fail(
             at,
-            format!("'{name}' is {}; {} does not fit", ty_name(def.ty), lit.kind()),
+            format!(
+                "'{name}' is {}; {} does not fit",
+                ty_name(def.ty),
+                lit.show()
+            ),
         )
     };
     match (def.ty, lit) {
@@ -282,9 +286,8 @@ fn constant(name: &str, def: &FeatureDef, lit: &Lit, at: usize, scope: &Scope) -
             let digits = s.strip_prefix('+').filter(|d| {
                 !d.is_empty() && d.len() <= 15 && d.bytes().all(|b| b.is_ascii_digit())
             });
-            let number = digits.and_then(|d| {
-                Number::from_digits(d.as_bytes(), 1).filter(|n| n.to_e164() == *s)
-            });
+            let number = digits
+                .and_then(|d| Number::from_digits(d.as_bytes(), 1).filter(|n| n.to_e164() == *s));
             match number {
                 Some(n) => Ok(Const::Number(n)),
                 None => fail(at, format!("'{s}' is not an E.164 number ('+' and digits)")),
@@ -377,7 +380,13 @@ mod tests {
     }
 
     fn compile_str(src: &str) -> R<Program> {
-        compile(&parse(src).map_err(|e| CompileError { offset: e.offset, message: e.message })?, &scope())
+        compile(
+            &parse(src).map_err(|e| CompileError {
+                offset: e.offset,
+                message: e.message,
+            })?,
+            &scope(),
+        )
     }
 
     #[test]
@@ -402,9 +411,17 @@ mod tests {
     #[test]
     fn type_errors_name_the_word() {
         for (src, word, needle) in [
-            ("caller.regoin == 'KZ'", "caller.regoin", "did you mean 'caller.region'"),
+            (
+                "caller.regoin == 'KZ'",
+                "caller.regoin",
+                "did you mean 'caller.region'",
+            ),
             ("caller in dnoo", "dnoo", "did you mean 'dno'"),
-            ("ingress == 'internatinal'", "'internatinal'", "did you mean 'international'"),
+            (
+                "ingress == 'internatinal'",
+                "'internatinal'",
+                "did you mean 'international'",
+            ),
             ("roaming", "roaming", "roaming == true"),
             ("duration > 'long'", "'long'", "number"),
             ("ingress < 3", "<", "numbers only"),
@@ -413,7 +430,11 @@ mod tests {
             ("'fraud' in caller.tags", "'fraud'", "unknown tag"),
             ("caller", "caller", "is a number"),
             ("caller.e164 == '8701'", "'8701'", "E.164"),
-            ("caller.region == caller.country_code", "caller.country_code", "is a region"),
+            (
+                "caller.region == caller.country_code",
+                "caller.country_code",
+                "is a region",
+            ),
             ("ingress in dno", "dno", "right side of 'in'"),
         ] {
             let e = compile_str(src).unwrap_err();

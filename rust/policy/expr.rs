@@ -79,6 +79,17 @@ pub enum Lit {
 }
 
 impl Lit {
+    /// The literal as written, with its kind, for messages (`the text 'long'`).
+    pub fn show(&self) -> String {
+        match self {
+            Lit::Bool(b) => format!("the boolean {b}"),
+            Lit::Num(n) => format!("the number {n}"),
+            Lit::Str(s) => format!("the text '{s}'"),
+            Lit::None => "none".into(),
+            Lit::List(_) => "a list".into(),
+        }
+    }
+
     /// What kind of literal this is, for messages.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -432,7 +443,10 @@ impl Parser {
                         Some((t, io)) => match literal(t) {
                             Some(l) => items.push((l, io)),
                             None => {
-                                return err(io, "a list holds literals only (numbers, 'text', true, false)")
+                                return err(
+                                    io,
+                                    "a list holds literals only (numbers, 'text', true, false)",
+                                )
                             }
                         },
                         None => return err(o, "'[' is never closed"),

@@ -4,6 +4,7 @@
 //! catalogue ([`FEATURES`]) is the single source of the names, types and documentation
 //! (the README's policy reference lists the same table, and a test keeps them in step).
 
+use super::Policy;
 use crate::call::{Attestation, Call, Ingress};
 use crate::normalize::Invalid;
 use crate::number::Number;
@@ -183,46 +184,146 @@ macro_rules! number_feature {
 
 /// Every feature: call features, then number features (`*.name`).
 pub const FEATURES: &[FeatureDef] = &[
-    call_feature!("ingress", Feature::Ingress, Ty::Sym(INGRESS), false,
-        "How the call reached the network: 'international', 'national' or 'onnet'."),
-    call_feature!("roaming", Feature::Roaming, Ty::Bool, true,
-        "The caller is a home subscriber roaming abroad; none when unknown."),
-    call_feature!("attestation", Feature::Attestation, Ty::Sym(ATTESTATION), true,
-        "STIR/SHAKEN attestation 'A', 'B' or 'C'; none when the call carried none."),
-    call_feature!("duration", Feature::Duration, Ty::Num, true,
-        "Call duration in seconds; none before the call ends."),
-    call_feature!("trunk", Feature::Trunk, Ty::Text, false,
-        "The trunk or gateway, free text ('' when not given)."),
-    call_feature!("hour", Feature::Hour, Ty::Num, false,
-        "Hour of the call (0-23) in the policy's utc_offset, from timestamp (now if absent)."),
-    call_feature!("weekday", Feature::Weekday, Ty::Sym(WEEKDAY), false,
-        "Day of the call ('mon' ... 'sun') in the policy's utc_offset."),
-    call_feature!("emergency", Feature::Emergency, Ty::Bool, false,
-        "The callee is a home emergency number (such calls are never blocked)."),
-    number_feature!("*.present", NumberField::Present, Ty::Bool, false,
-        "The field was given (non-empty)."),
-    number_feature!("*.parsed", NumberField::Parsed, Ty::Bool, false,
-        "The field normalised to an E.164 number."),
-    number_feature!("*.valid", NumberField::Valid, Ty::Bool, false,
-        "Parsed, and a number the numbering plan (or overlay) allocates."),
-    number_feature!("*.invalid_reason", NumberField::InvalidReason, Ty::Sym(INVALID_REASON), true,
-        "Why the field did not normalise ('withheld', 'bad_character', ...); none if it did."),
-    number_feature!("*.region", NumberField::Region, Ty::Region, true,
-        "ISO region of the number ('KZ', '001' for non-geographic); none if unknown."),
-    number_feature!("*.is_home", NumberField::IsHome, Ty::Bool, false,
-        "The number belongs to the home region."),
-    number_feature!("*.type", NumberField::Type, Ty::Sym(NUMBER_TYPE), true,
-        "Number type ('mobile', 'premium_rate', ...); none if not parsed."),
-    number_feature!("*.country_code", NumberField::CountryCode, Ty::Num, true,
-        "Country calling code (7, 44, ...); none if not parsed."),
-    number_feature!("*.carrier", NumberField::Carrier, Ty::Text, true,
-        "Carrier name from phonenumbers or the overlay; none if unknown."),
-    number_feature!("*.location", NumberField::Location, Ty::Text, true,
-        "Location name from phonenumbers or the overlay; none if unknown."),
-    number_feature!("*.e164", NumberField::E164, Ty::Number, true,
-        "The number in E.164 ('+77011234567'); none if not parsed."),
-    number_feature!("*.tags", NumberField::Tags, Ty::Tags, false,
-        "Tags of the overlay and prefix lists matching the number ('irsf' in callee.tags)."),
+    call_feature!(
+        "ingress",
+        Feature::Ingress,
+        Ty::Sym(INGRESS),
+        false,
+        "How the call reached the network: 'international', 'national' or 'onnet'."
+    ),
+    call_feature!(
+        "roaming",
+        Feature::Roaming,
+        Ty::Bool,
+        true,
+        "The caller is a home subscriber roaming abroad; none when unknown."
+    ),
+    call_feature!(
+        "attestation",
+        Feature::Attestation,
+        Ty::Sym(ATTESTATION),
+        true,
+        "STIR/SHAKEN attestation 'A', 'B' or 'C'; none when the call carried none."
+    ),
+    call_feature!(
+        "duration",
+        Feature::Duration,
+        Ty::Num,
+        true,
+        "Call duration in seconds; none before the call ends."
+    ),
+    call_feature!(
+        "trunk",
+        Feature::Trunk,
+        Ty::Text,
+        false,
+        "The trunk or gateway, free text ('' when not given)."
+    ),
+    call_feature!(
+        "hour",
+        Feature::Hour,
+        Ty::Num,
+        false,
+        "Hour of the call (0-23) in the policy's utc_offset, from timestamp (now if absent)."
+    ),
+    call_feature!(
+        "weekday",
+        Feature::Weekday,
+        Ty::Sym(WEEKDAY),
+        false,
+        "Day of the call ('mon' ... 'sun') in the policy's utc_offset."
+    ),
+    call_feature!(
+        "emergency",
+        Feature::Emergency,
+        Ty::Bool,
+        false,
+        "The callee is a home emergency number (such calls are never blocked)."
+    ),
+    number_feature!(
+        "*.present",
+        NumberField::Present,
+        Ty::Bool,
+        false,
+        "The field was given (non-empty)."
+    ),
+    number_feature!(
+        "*.parsed",
+        NumberField::Parsed,
+        Ty::Bool,
+        false,
+        "The field normalised to an E.164 number."
+    ),
+    number_feature!(
+        "*.valid",
+        NumberField::Valid,
+        Ty::Bool,
+        false,
+        "Parsed, and a number the numbering plan (or overlay) allocates."
+    ),
+    number_feature!(
+        "*.invalid_reason",
+        NumberField::InvalidReason,
+        Ty::Sym(INVALID_REASON),
+        true,
+        "Why the field did not normalise ('withheld', 'bad_character', ...); none if it did."
+    ),
+    number_feature!(
+        "*.region",
+        NumberField::Region,
+        Ty::Region,
+        true,
+        "ISO region of the number ('KZ', '001' for non-geographic); none if unknown."
+    ),
+    number_feature!(
+        "*.is_home",
+        NumberField::IsHome,
+        Ty::Bool,
+        false,
+        "The number belongs to the home region."
+    ),
+    number_feature!(
+        "*.type",
+        NumberField::Type,
+        Ty::Sym(NUMBER_TYPE),
+        true,
+        "Number type ('mobile', 'premium_rate', ...); none if not parsed."
+    ),
+    number_feature!(
+        "*.country_code",
+        NumberField::CountryCode,
+        Ty::Num,
+        true,
+        "Country calling code (7, 44, ...); none if not parsed."
+    ),
+    number_feature!(
+        "*.carrier",
+        NumberField::Carrier,
+        Ty::Text,
+        true,
+        "Carrier name from phonenumbers or the overlay; none if unknown."
+    ),
+    number_feature!(
+        "*.location",
+        NumberField::Location,
+        Ty::Text,
+        true,
+        "Location name from phonenumbers or the overlay; none if unknown."
+    ),
+    number_feature!(
+        "*.e164",
+        NumberField::E164,
+        Ty::Number,
+        true,
+        "The number in E.164 ('+77011234567'); none if not parsed."
+    ),
+    number_feature!(
+        "*.tags",
+        NumberField::Tags,
+        Ty::Tags,
+        false,
+        "Tags of the overlay and prefix lists matching the number ('irsf' in callee.tags)."
+    ),
 ];
 
 /// Looks a feature up by its full name (`ingress`, `caller.region`, ...).
@@ -291,12 +392,8 @@ pub struct Facts<'a> {
     pub network_number: Option<&'a NumberInfo>,
     /// The callee is a home emergency number.
     pub emergency: bool,
-    /// The home region.
-    pub home: Region,
-    /// Seconds east of UTC for `hour` and `weekday`.
-    pub utc_offset: i64,
-    /// Carrier and location of a classification.
-    pub names: &'a dyn Fn(&Classification) -> (Option<&'a str>, Option<&'a str>),
+    /// The policy: home region, time zone, carrier and location names.
+    pub policy: &'a Policy,
 }
 
 impl<'a> Facts<'a> {
@@ -359,16 +456,18 @@ impl<'a> Facts<'a> {
                 _ => Val::None,
             },
             NumberField::Region => parsed.and_then(|c| c.region).map_or(Val::None, Val::Region),
-            NumberField::IsHome => Val::Bool(parsed.is_some_and(|c| c.region == Some(self.home))),
+            NumberField::IsHome => {
+                Val::Bool(parsed.is_some_and(|c| c.region == Some(self.policy.dial.region())))
+            }
             NumberField::Type => parsed.map_or(Val::None, |c| Val::Sym(type_index(c.number_type))),
-            NumberField::CountryCode => parsed.map_or(Val::None, |c| {
-                Val::Num(f64::from(c.number.country_code()))
-            }),
+            NumberField::CountryCode => {
+                parsed.map_or(Val::None, |c| Val::Num(f64::from(c.number.country_code())))
+            }
             NumberField::Carrier => parsed
-                .and_then(|c| (self.names)(c).0)
+                .and_then(|c| self.policy.names(c).0)
                 .map_or(Val::None, Val::Text),
             NumberField::Location => parsed
-                .and_then(|c| (self.names)(c).1)
+                .and_then(|c| self.policy.names(c).1)
                 .map_or(Val::None, Val::Text),
             NumberField::E164 => parsed.map_or(Val::None, |c| Val::Number(c.number)),
             NumberField::Tags => Val::Tags(parsed.map_or(0, |c| c.tags)),
@@ -377,12 +476,16 @@ impl<'a> Facts<'a> {
 
     /// Hour (0-23) and weekday (0 = Monday) of the call in the policy's time zone.
     fn local_time(&self) -> (u8, u8) {
-        let ts = self.call.timestamp.filter(|t| t.is_finite()).unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0.0, |d| d.as_secs_f64())
-        });
-        local_time(ts, self.utc_offset)
+        let ts = self
+            .call
+            .timestamp
+            .filter(|t| t.is_finite())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0.0, |d| d.as_secs_f64())
+            });
+        local_time(ts, self.policy.utc_offset)
     }
 }
 

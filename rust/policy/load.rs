@@ -3,7 +3,7 @@
 use super::compile::{compile, Scope};
 use super::expr;
 use super::suggest::did_you_mean;
-use super::{Mode, Policy, Rule, MAX_LISTS, MAX_POLICY_BYTES, MAX_RULES, EMERGENCY_REASON};
+use super::{Mode, Policy, Rule, EMERGENCY_REASON, MAX_LISTS, MAX_POLICY_BYTES, MAX_RULES};
 use crate::listload::parse_list;
 use crate::normalize::DialPlan;
 use crate::numberlist::{ListKind, NumberList};
@@ -357,7 +357,10 @@ pub(super) fn parse(
                 format!(
                     "kind {:?} is not one of block, dno, allow, partner{}",
                     decl.kind.get_ref(),
-                    did_you_mean(decl.kind.get_ref(), ["block", "dno", "allow", "partner"].into_iter())
+                    did_you_mean(
+                        decl.kind.get_ref(),
+                        ["block", "dno", "allow", "partner"].into_iter()
+                    )
                 ),
             )
         })?;
@@ -369,7 +372,10 @@ pub(super) fn parse(
             None => DEFAULT_FPR,
         };
         let (list, file) = match &decl.file {
-            None => (NumberList::build(name.get_ref(), kind, Vec::new(), fpr, 0)?, None),
+            None => (
+                NumberList::build(name.get_ref(), kind, Vec::new(), fpr, 0)?,
+                None,
+            ),
             Some(file) => {
                 let path = cx.path(file.get_ref());
                 let stamp = FileStamp::of(&path)?;
@@ -528,7 +534,19 @@ fn check_name(cx: &Ctx<'_>, name: &Spanned<String>, what: &str) -> Result<()> {
         && n.len() <= 64
         && n.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
         && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    let reserved = matches!(n.as_str(), "caller" | "callee" | "network_number" | "and" | "or" | "not" | "in" | "true" | "false" | "none");
+    let reserved = matches!(
+        n.as_str(),
+        "caller"
+            | "callee"
+            | "network_number"
+            | "and"
+            | "or"
+            | "not"
+            | "in"
+            | "true"
+            | "false"
+            | "none"
+    );
     if !ok || reserved {
         return Err(cx.err(
             name.span(),
@@ -574,8 +592,16 @@ pub(super) fn summary(p: &Policy) -> String {
         s,
         "  home {} (international prefixes: {}; extra emergency numbers: {}; UTC{}{:02}:{:02})",
         p.home_region,
-        if p.international_prefixes.is_empty() { "plan's own".to_string() } else { p.international_prefixes.join(", ") },
-        if p.emergency_numbers.is_empty() { "none".to_string() } else { p.emergency_numbers.join(", ") },
+        if p.international_prefixes.is_empty() {
+            "plan's own".to_string()
+        } else {
+            p.international_prefixes.join(", ")
+        },
+        if p.emergency_numbers.is_empty() {
+            "none".to_string()
+        } else {
+            p.emergency_numbers.join(", ")
+        },
         if offset < 0 { '-' } else { '+' },
         offset.abs() / 3600,
         offset.abs() % 3600 / 60

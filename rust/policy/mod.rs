@@ -28,7 +28,6 @@ mod suggest;
 pub use compile::Scope;
 pub use load::{FileStamp, ListDecl, PrefixListDecl};
 
-use crate::call::Call;
 use crate::normalize::{normalize, DialPlan, Ingress, Invalid};
 use crate::number::{Number, MAX_DIGITS};
 use crate::numberlist::NumberList;
@@ -336,7 +335,11 @@ impl Policy {
         }
     }
 
-    fn decide<'r>(&self, reasons: impl Iterator<Item = &'r Reason> + Clone, emergency: bool) -> Action {
+    fn decide<'r>(
+        &self,
+        reasons: impl Iterator<Item = &'r Reason> + Clone,
+        emergency: bool,
+    ) -> Action {
         let mut action = if reasons.clone().any(|r| r.effect == Some(Action::Block)) {
             Action::Block
         } else if reasons.clone().any(|r| r.effect == Some(Action::Allow)) {
@@ -380,26 +383,4 @@ fn effect_rank(effect: Option<Action>) -> u8 {
 
 fn combine<'r>(reasons: impl Iterator<Item = &'r Reason>) -> f64 {
     1.0 - reasons.fold(1.0, |keep, r| keep * (1.0 - r.weight.clamp(0.0, 1.0)))
-}
-
-/// Builds the facts of one call for [`Policy::evaluate`].
-pub fn facts<'a>(
-    policy: &'a Policy,
-    call: &'a Call<'a>,
-    caller: &'a NumberInfo,
-    callee: &'a NumberInfo,
-    network_number: Option<&'a NumberInfo>,
-    emergency: bool,
-    names: &'a dyn Fn(&Classification) -> (Option<&'a str>, Option<&'a str>),
-) -> Facts<'a> {
-    Facts {
-        call,
-        caller,
-        callee,
-        network_number,
-        emergency,
-        home: policy.dial.region(),
-        utc_offset: policy.utc_offset,
-        names,
-    }
 }

@@ -59,6 +59,14 @@ fn _fraudcore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyEngine>()?;
     m.add_class::<PyPolicy>()?;
     m.add_class::<PyNumberList>()?;
+    let features: Vec<&str> = crate::policy::features::FEATURES
+        .iter()
+        .map(|f| f.name)
+        .collect();
+    m.add(
+        "POLICY_FEATURES",
+        PyTuple::new(m.py(), features)?.into_py_any(m.py())?,
+    )?;
     let reasons: Vec<&str> = INVALID_REASONS.iter().map(|i| i.as_str()).collect();
     m.add(
         "INVALID_REASONS",

@@ -48,14 +48,20 @@ pub(super) fn policy_arg(
                     return Err(value_error(
                         py,
                         "plan",
-                        "a loaded Policy already has its plan; pass plan= with a policy file".into(),
+                        "a loaded Policy already has its plan; pass plan= with a policy file"
+                            .into(),
                     ));
                 }
                 return Ok(p.get().inner.clone());
             }
             match p.extract::<PathBuf>() {
                 Ok(path) => policy_from_file(py, path, plan),
-                Err(_) => Err(type_error(py, "policy", "a fraudcore.Policy, a path or None", p)),
+                Err(_) => Err(type_error(
+                    py,
+                    "policy",
+                    "a fraudcore.Policy, a path or None",
+                    p,
+                )),
             }
         }
     }
@@ -66,7 +72,11 @@ impl PyPolicy {
     /// Reads and compiles a policy file (TOML); relative paths in it are read from its folder.
     #[staticmethod]
     #[pyo3(signature = (path, *, plan=None))]
-    fn from_file(py: Python<'_>, path: PathBuf, plan: Option<&Bound<'_, PyPlan>>) -> PyResult<Self> {
+    fn from_file(
+        py: Python<'_>,
+        path: PathBuf,
+        plan: Option<&Bound<'_, PyPlan>>,
+    ) -> PyResult<Self> {
         Ok(PyPolicy {
             inner: policy_from_file(py, path, plan)?,
         })

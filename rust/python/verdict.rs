@@ -168,7 +168,10 @@ impl PyVerdict {
         let would = if self.inner.would_action == self.inner.action {
             String::new()
         } else {
-            format!(", would_action={}", py_repr(Some(self.inner.would_action.as_str())))
+            format!(
+                ", would_action={}",
+                py_repr(Some(self.inner.would_action.as_str()))
+            )
         };
         format!(
             "Verdict(action={}{would}, score={:.3}, reasons=({}{comma}))",
