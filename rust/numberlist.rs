@@ -17,7 +17,7 @@ use crate::{Error, Result};
 use arc_swap::ArcSwap;
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 /// Most numbers the delta holds before an update compacts the list.
@@ -147,6 +147,8 @@ pub struct NumberList {
     reason: Arc<str>,
     network_reason: Arc<str>,
     base: ArcSwap<Base>,
+    /// The base holds no number: lookups in an empty list skip it entirely.
+    base_empty: AtomicBool,
     delta: RwLock<Delta>,
     delta_len: AtomicUsize,
     compacting: Mutex<()>,
@@ -167,6 +169,7 @@ impl NumberList {
             kind,
             network_reason: format!("{reason}:network_number").into(),
             reason: reason.into(),
+            base_empty: AtomicBool::new(base.items == 0),
             base: ArcSwap::from_pointee(base),
             delta: RwLock::new(Delta::default()),
             delta_len: AtomicUsize::new(0),
@@ -248,7 +251,11 @@ impl NumberList {
     /// Looks a number up. Lock-free unless the delta is non-empty.
     #[inline]
     pub fn contains(&self, key: u64) -> Membership {
-        if self.delta_len.load(Ordering::Acquire) != 0 {
+        let delta = self.delta_len.load(Ordering::Acquire);
+        if delta == 0 && self.base_empty.load(Ordering::Acquire) {
+            return Membership::Absent;
+        }
+        if delta != 0 {
             let d = self.delta.read().unwrap_or_else(|e| e.into_inner());
             if d.removed.contains(&key) {
                 return Membership::Absent;
@@ -331,7 +338,11 @@ impl NumberList {
         };
         let exact = new_base.exact.is_some();
         let mut d = self.delta.write().unwrap_or_else(|e| e.into_inner());
+        // Set before the delta length drops to zero below, so a lookup that reads a zero delta
+        // length (acquire) also reads this flag of the new base.
+        let empty = new_base.items == 0;
         self.base.store(Arc::new(new_base));
+        self.base_empty.store(empty, Ordering::Release);
         // Reconcile with updates made while the new base was built: the new base holds the
         // snapshot's view, so a key changed since must be restated against it.
         for k in &snapshot.added {

@@ -42,12 +42,21 @@ fn fail<T>(offset: usize, message: impl Into<String>) -> R<T> {
 
 /// Compiles a condition.
 pub fn compile(expr: &Expr, scope: &Scope) -> R<Program> {
-    let mut ops = Vec::new();
-    emit(expr, scope, &mut ops, 0)?;
-    Ok(Program { ops })
+    let mut p = Program::default();
+    emit(expr, scope, &mut p, 0)?;
+    Ok(p)
 }
 
-fn emit(e: &Expr, scope: &Scope, ops: &mut Vec<Op>, depth: usize) -> R<()> {
+/// Appends a test of `pred` (reusing an equal predicate already in the program).
+fn test(p: &mut Program, pred: Pred) -> Op {
+    let i = p.preds.iter().position(|q| *q == pred).unwrap_or_else(|| {
+        p.preds.push(pred);
+        p.preds.len() - 1
+    });
+    Op::Test(i as u16)
+}
+
+fn emit(e: &Expr, scope: &Scope, prog: &mut Program, depth: usize) -> R<()> {
     if depth > MAX_DEPTH + 1 {
         return fail(0, format!("nested more than {MAX_DEPTH} levels deep"));
     }
@@ -56,19 +65,19 @@ fn emit(e: &Expr, scope: &Scope, ops: &mut Vec<Op>, depth: usize) -> R<()> {
             let and = matches!(e, Expr::And(_));
             let mut jumps = Vec::new();
             for (i, p) in parts.iter().enumerate() {
-                emit(p, scope, ops, depth + 1)?;
+                emit(p, scope, prog, depth + 1)?;
                 if i + 1 < parts.len() {
-                    jumps.push(ops.len());
-                    ops.push(if and {
+                    jumps.push(prog.ops.len());
+                    prog.ops.push(if and {
                         Op::JumpIfFalse(0)
                     } else {
                         Op::JumpIfTrue(0)
                     });
                 }
             }
-            let end = ops.len() as u32;
+            let end = prog.ops.len() as u32;
             for j in jumps {
-                ops[j] = if and {
+                prog.ops[j] = if and {
                     Op::JumpIfFalse(end)
                 } else {
                     Op::JumpIfTrue(end)
@@ -76,15 +85,19 @@ fn emit(e: &Expr, scope: &Scope, ops: &mut Vec<Op>, depth: usize) -> R<()> {
             }
         }
         Expr::Not(inner) => {
-            emit(inner, scope, ops, depth + 1)?;
-            ops.push(Op::Not);
+            emit(inner, scope, prog, depth + 1)?;
+            prog.ops.push(Op::Not);
         }
-        Expr::Bare(operand, at) => ops.push(Op::Test(bare(operand, *at)?)),
+        Expr::Bare(operand, at) => {
+            let op = test(prog, bare(operand, *at)?);
+            prog.ops.push(op);
+        }
         Expr::Cmp { left, op, right } => {
             let (pred, negate) = comparison(left, *op, right, scope)?;
-            ops.push(Op::Test(pred));
+            let op = test(prog, pred);
+            prog.ops.push(op);
             if negate {
-                ops.push(Op::Not);
+                prog.ops.push(Op::Not);
             }
         }
         Expr::In {
@@ -92,9 +105,10 @@ fn emit(e: &Expr, scope: &Scope, ops: &mut Vec<Op>, depth: usize) -> R<()> {
             negated,
             right,
         } => {
-            ops.push(Op::Test(membership(left, right, scope)?));
+            let op = test(prog, membership(left, right, scope)?);
+            prog.ops.push(op);
             if *negated {
-                ops.push(Op::Not);
+                prog.ops.push(Op::Not);
             }
         }
     }

@@ -67,11 +67,11 @@ pub enum Pred {
     Tagged(Who, u64),
 }
 
-/// One instruction.
-#[derive(Clone, Debug, PartialEq)]
+/// One instruction (four bytes: the dispatch stays in one cache line per rule).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
-    /// Push the predicate's value.
-    Test(Pred),
+    /// Push the value of the program's predicate at this index.
+    Test(u16),
     /// Negate the top.
     Not,
     /// If the top is false, jump (keeping it); else pop it.
@@ -84,6 +84,7 @@ pub enum Op {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Program {
     pub(super) ops: Vec<Op>,
+    pub(super) preds: Vec<Pred>,
 }
 
 impl Program {
@@ -92,22 +93,31 @@ impl Program {
         &self.ops
     }
 
+    /// The predicates the instructions test.
+    pub fn preds(&self) -> &[Pred] {
+        &self.preds
+    }
+
     /// Evaluates the condition for one call.
     pub fn eval(&self, facts: &Facts<'_>, lists: &[Arc<NumberList>]) -> bool {
         // A stack of booleans as bits; the compiler bounds its depth by the nesting depth.
         let (mut stack, mut depth) = (0u64, 0u32);
         let mut pc = 0usize;
-        while let Some(op) = self.ops.get(pc) {
+        while let Some(&op) = self.ops.get(pc) {
             pc += 1;
             match op {
-                Op::Test(p) => {
-                    stack = (stack << 1) | u64::from(test(p, facts, lists));
+                Op::Test(i) => {
+                    let hit = self
+                        .preds
+                        .get(usize::from(i))
+                        .is_some_and(|p| test(p, facts, lists));
+                    stack = (stack << 1) | u64::from(hit);
                     depth += 1;
                 }
                 Op::Not => stack ^= 1,
                 Op::JumpIfFalse(to) => {
                     if stack & 1 == 0 {
-                        pc = *to as usize;
+                        pc = to as usize;
                     } else {
                         stack >>= 1;
                         depth = depth.saturating_sub(1);
@@ -115,7 +125,7 @@ impl Program {
                 }
                 Op::JumpIfTrue(to) => {
                     if stack & 1 == 1 {
-                        pc = *to as usize;
+                        pc = to as usize;
                     } else {
                         stack >>= 1;
                         depth = depth.saturating_sub(1);

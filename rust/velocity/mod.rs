@@ -114,30 +114,52 @@ impl VelocityConfig {
     /// Checks every field; the error names the first bad one (`velocity.<field>`).
     pub fn validate(&self) -> Result<()> {
         let bad = |field: &str, msg: String| Err(Error::invalid(format!("velocity.{field}"), msg));
-        if !self.shards.is_power_of_two() || self.shards > 1 << 16 {
-            return bad("shards", format!("{} is not a power of two up to 65536", self.shards));
+        let VelocityConfig {
+            max_keys: keys,
+            window,
+            short_call: short,
+            sequential_gap: gap,
+            late_tolerance: tol,
+            shards,
+        } = *self;
+        if !shards.is_power_of_two() || shards > 1 << 16 {
+            return bad(
+                "shards",
+                format!("{shards} is not a power of two up to 65536"),
+            );
         }
-        if self.max_keys < self.shards || self.max_keys > MAX_KEYS {
-            let msg = format!("{} is not between shards ({}) and 2^32", self.max_keys, self.shards);
-            return bad("max_keys", msg);
+        if keys < shards || keys > MAX_KEYS {
+            return bad(
+                "max_keys",
+                format!("{keys} is not from shards ({shards}) to 2^32"),
+            );
         }
-        if self.max_keys / self.shards > MAX_SHARD_KEYS {
-            let msg = format!("{} keys in {} shards is over 2^31 a shard", self.max_keys, self.shards);
-            return bad("max_keys", msg);
+        if keys / shards > MAX_SHARD_KEYS {
+            return bad(
+                "max_keys",
+                format!("{keys} in {shards} shards is over 2^31 a shard"),
+            );
         }
-        if !(60..=86_400).contains(&self.window) || self.window % 60 != 0 {
-            let msg = format!("{} is not a whole number of minutes from 60 to 86400 seconds", self.window);
-            return bad("window", msg);
+        if !(60..=86_400).contains(&window) || window % 60 != 0 {
+            return bad(
+                "window",
+                format!("{window} is not whole minutes in 60..=86400"),
+            );
         }
-        if !(self.short_call.is_finite() && self.short_call >= 0.0) {
-            return bad("short_call", format!("{} is not a number of seconds ≥ 0", self.short_call));
+        if !(short.is_finite() && short >= 0.0) {
+            return bad(
+                "short_call",
+                format!("{short} is not a number of seconds ≥ 0"),
+            );
         }
-        if self.sequential_gap == 0 {
+        if gap == 0 {
             return bad("sequential_gap", "must be at least 1".into());
         }
-        if self.late_tolerance > self.window {
-            let msg = format!("{} is more than the window ({})", self.late_tolerance, self.window);
-            return bad("late_tolerance", msg);
+        if tol > window {
+            return bad(
+                "late_tolerance",
+                format!("{tol} is more than the window, {window}"),
+            );
         }
         Ok(())
     }
@@ -396,5 +418,7 @@ impl Velocity {
 
 /// The second of a timestamp in `[0, 2³²)`; `None` for anything else, NaN included.
 fn to_second(timestamp: f64) -> Option<u32> {
-    (timestamp >= 0.0 && timestamp < 4_294_967_296.0).then_some(timestamp as u32)
+    (0.0..4_294_967_296.0)
+        .contains(&timestamp)
+        .then_some(timestamp as u32)
 }

@@ -222,8 +222,7 @@ impl Shard {
     /// sends the protected segment's LRU key back to the front of probation.
     fn touch(&mut self, i: u32) {
         self.unlink(i);
-        self.push_front(i, self.entry(i).protected || true);
-        if self.lists[PROTECTED].len == 3 { self.lists[PROTECTED].len = 3; }
+        self.push_front(i, true);
         if self.lists[PROTECTED].len > self.protected_cap {
             let demoted = self.lists[PROTECTED].tail;
             self.unlink(demoted);

@@ -283,15 +283,20 @@ struct Op {
 }
 
 fn ops(keys: usize, n: usize) -> impl Strategy<Value = Vec<Op>> {
-    let op = (0..keys, step(), callee(), duration(), prop::bool::weighted(0.1)).prop_map(
-        |(key, step, callee, duration, peek)| Op {
+    let op = (
+        0..keys,
+        step(),
+        callee(),
+        duration(),
+        prop::bool::weighted(0.1),
+    )
+        .prop_map(|(key, step, callee, duration, peek)| Op {
             key,
             step,
             callee,
             duration,
             peek,
-        },
-    );
+        });
     proptest::collection::vec(op, 1..n)
 }
 
@@ -429,6 +434,44 @@ proptest! {
             }
         }
     }
+
+    #[test]
+    fn distinct_callees_beyond_64_is_exact_without_recalls(
+        calls in proptest::collection::vec((prop_oneof![40 => 0.0..0.5f64, 1 => 55.0..70.0], prop::bool::weighted(0.15)), 1..600),
+    ) {
+        // Every other call goes to one of three hot callees in turn, so none of them is ever the
+        // least recently called of 65; the others are fresh, some arriving 45 s late (older
+        // than every callee in the set). No pushed-out callee is called again, so the estimate
+        // must be exact although far more than 64 callees are live.
+        let cfg = VelocityConfig { late_tolerance: 50, ..config(16, 1) };
+        let v = velocity(cfg.clone());
+        let mut model = Model::new(cfg);
+        let key = Key::caller(7);
+        let mut clock = T0;
+        for (i, (dt, back)) in calls.into_iter().enumerate() {
+            clock += dt;
+            let i = i as u64;
+            let (callee, ts) = match i % 2 {
+                0 => (77_000_000_000 + i / 2 % 3, clock),
+                _ => (78_000_000_000 + i, if back { clock - 45.0 } else { clock }),
+            };
+            let e = ev(ts, callee);
+            prop_assert_eq!(v.record(key, &e), model.record(key, &e));
+        }
+    }
+}
+
+#[test]
+fn the_exact_regime_exceeds_64_distinct() {
+    // The property above reaches the estimating regime: 4 calls a second for a minute.
+    let v = velocity(config(16, 1));
+    let k = Key::caller(7);
+    let mut c = Counters::default();
+    for i in 0..240u64 {
+        let callee = if i % 2 == 0 { 1 + i / 2 % 3 } else { 1000 + i };
+        c = v.record(k, &ev(T0 + i as f64 * 0.25, callee));
+    }
+    assert_eq!((c.distinct_callees, c.calls_1m), (123, 240));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -438,7 +481,9 @@ proptest! {
 fn the_test_pool_has_no_fingerprint_collision() {
     let fps: HashSet<u32> = (0..POOL).map(|i| fingerprint(pool(i), SEED)).collect();
     assert_eq!(fps.len(), POOL);
-    let fps: HashSet<u32> = (0..400).map(|c| fingerprint(77_000_000_000 + c * 11, SEED)).collect();
+    let fps: HashSet<u32> = (0..400)
+        .map(|c| fingerprint(77_000_000_000 + c * 11, SEED))
+        .collect();
     assert_eq!(fps.len(), 400);
 }
 
@@ -470,12 +515,29 @@ fn calls_per_second_minute_and_window() {
 fn short_calls_and_known_durations() {
     let v = velocity(config(64, 1));
     let k = Key::trunk("gw");
-    let durations = [Some(0.0), Some(5.99), Some(6.0), None, Some(f64::NAN), Some(-3.0)];
+    let durations = [
+        Some(0.0),
+        Some(5.99),
+        Some(6.0),
+        None,
+        Some(f64::NAN),
+        Some(-3.0),
+    ];
     let mut c = Counters::default();
     for d in durations {
-        c = v.record(k, &Event { timestamp: T0, callee: 5, duration: d });
+        c = v.record(
+            k,
+            &Event {
+                timestamp: T0,
+                callee: 5,
+                duration: d,
+            },
+        );
     }
-    assert_eq!((c.short_calls, c.known_durations, c.calls_window), (2, 3, 6));
+    assert_eq!(
+        (c.short_calls, c.known_durations, c.calls_window),
+        (2, 3, 6)
+    );
 }
 
 #[test]
@@ -503,7 +565,10 @@ fn distinct_callees_in_the_minute() {
 
 #[test]
 fn sequential_and_repeated_callees() {
-    let v = velocity(VelocityConfig { sequential_gap: 10, ..config(64, 1) });
+    let v = velocity(VelocityConfig {
+        sequential_gap: 10,
+        ..config(64, 1)
+    });
     let k = Key::caller(1);
     let run = |callee: u64| {
         let c = v.record(k, &ev(T0, callee));
@@ -524,31 +589,67 @@ fn sequential_and_repeated_callees() {
 
 #[test]
 fn late_and_invalid_events_change_nothing() {
-    let v = velocity(VelocityConfig { late_tolerance: 30, ..config(64, 1) });
+    let v = velocity(VelocityConfig {
+        late_tolerance: 30,
+        ..config(64, 1)
+    });
     let k = Key::caller(1);
     v.record(k, &ev(T0 + 100.0, 5));
     let within = v.record(k, &ev(T0 + 70.0, 6)); // 30 s behind: counted, in the minute
     assert!(!within.late);
     assert_eq!((within.calls_1m, within.distinct_callees), (2, 2));
     let before = v.peek(k, f64::NAN).unwrap();
-    for ts in [T0 + 69.9, T0, f64::NAN, f64::INFINITY, -1.0, 4_294_967_296.0, 1e308] {
+    for ts in [
+        T0 + 69.9,
+        T0,
+        f64::NAN,
+        f64::INFINITY,
+        -1.0,
+        4_294_967_296.0,
+        1e308,
+    ] {
         let c = v.record(k, &ev(ts, 7));
-        assert_eq!(c, Counters { late: true, ..before }, "{ts}");
+        assert_eq!(
+            c,
+            Counters {
+                late: true,
+                ..before
+            },
+            "{ts}"
+        );
     }
     assert_eq!(v.peek(k, f64::NAN), Some(before));
     let s = v.stats();
     assert_eq!((s.recorded, s.late_events, s.tracked_keys), (9, 7, 1));
     // An unusable timestamp creates no key.
     let c = v.record(Key::caller(2), &ev(f64::NAN, 7));
-    assert_eq!(c, Counters { late: true, ..Counters::default() });
+    assert_eq!(
+        c,
+        Counters {
+            late: true,
+            ..Counters::default()
+        }
+    );
     assert_eq!(v.peek(Key::caller(2), T0), None);
 }
 
 #[test]
 fn extreme_timestamps_never_underflow() {
-    let v = velocity(VelocityConfig { window: 60, late_tolerance: 60, ..config(64, 1) });
+    let v = velocity(VelocityConfig {
+        window: 60,
+        late_tolerance: 60,
+        ..config(64, 1)
+    });
     let k = Key::caller(1);
-    for ts in [0.0, 0.5, 59.0, 4_294_967_295.9, 4_294_967_236.0, 0.0, 4_294_967_295.0] {
+    for ts in [
+        0.0,
+        0.5,
+        59.0,
+        4_294_967_295.9,
+        4_294_967_236.0,
+        0.0,
+        4_294_967_295.0,
+    ] {
         let c = v.record(k, &ev(ts, 1));
         assert!(c.calls_1m <= c.calls_window);
     }
@@ -557,7 +658,10 @@ fn extreme_timestamps_never_underflow() {
 
 #[test]
 fn an_expired_key_starts_afresh() {
-    let v = velocity(VelocityConfig { window: 60, ..config(64, 1) }); // buckets of 5 s
+    let v = velocity(VelocityConfig {
+        window: 60,
+        ..config(64, 1)
+    }); // buckets of 5 s
     let k = Key::caller(1);
     v.record(k, &ev(T0, 1));
     v.record(k, &ev(T0, 2));
@@ -571,7 +675,11 @@ fn an_expired_key_starts_afresh() {
 
 #[test]
 fn peek_neither_counts_nor_moves_a_key() {
-    let v = velocity(VelocityConfig { max_keys: 5, shards: 1, ..VelocityConfig::default() });
+    let v = velocity(VelocityConfig {
+        max_keys: 5,
+        shards: 1,
+        ..VelocityConfig::default()
+    });
     for k in 0..5 {
         v.record(Key::caller(k), &ev(T0, 1));
     }
@@ -585,14 +693,19 @@ fn peek_neither_counts_nor_moves_a_key() {
 
 #[test]
 fn an_established_caller_survives_a_flood_of_one_off_clis() {
-    let cfg = VelocityConfig { max_keys: 64 * 100, ..VelocityConfig::default() };
+    let cfg = VelocityConfig {
+        max_keys: 64 * 100,
+        ..VelocityConfig::default()
+    };
     let v = velocity(cfg);
     let fraudster = Key::caller(77_012_345_678);
     v.record(fraudster, &ev(T0, 77_070_000_000));
     v.record(fraudster, &ev(T0 + 0.5, 77_070_000_001));
     let mut x = 1u64;
     for i in 0..200_000u64 {
-        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         v.record(Key::caller(x >> 20), &ev(T0 + 1.0 + i as f64 * 1e-4, 1));
     }
     let c = v.record(fraudster, &ev(T0 + 30.0, 77_070_000_002));
@@ -605,7 +718,12 @@ fn an_established_caller_survives_a_flood_of_one_off_clis() {
 
 #[test]
 fn expired_keys_go_first() {
-    let v = velocity(VelocityConfig { max_keys: 3, shards: 1, window: 60, ..VelocityConfig::default() });
+    let v = velocity(VelocityConfig {
+        max_keys: 3,
+        shards: 1,
+        window: 60,
+        ..VelocityConfig::default()
+    });
     let (old, a, b) = (Key::caller(1), Key::caller(2), Key::caller(3));
     v.record(old, &ev(T0, 1));
     v.record(old, &ev(T0, 1)); // protected, then idle
@@ -615,7 +733,10 @@ fn expired_keys_go_first() {
     assert_eq!(v.peek(old, T0), None);
     assert!(v.peek(a, T0).is_some() && v.peek(b, T0).is_some());
     let s = v.stats();
-    assert_eq!((s.evicted_expired, s.evicted_lru, s.tracked_keys), (1, 0, 3));
+    assert_eq!(
+        (s.evicted_expired, s.evicted_lru, s.tracked_keys),
+        (1, 0, 3)
+    );
 }
 
 #[test]
@@ -637,7 +758,10 @@ fn threads_add_up() {
         }
     });
     let s = v.stats();
-    assert_eq!((s.recorded, s.late_events, s.tracked_keys), (threads * per_thread, 0, keys));
+    assert_eq!(
+        (s.recorded, s.late_events, s.tracked_keys),
+        (threads * per_thread, 0, keys)
+    );
     let mut want = vec![0u32; keys as usize];
     for t in 0..threads {
         for i in 0..per_thread {
@@ -674,7 +798,16 @@ fn keys_of_different_kinds_are_different_keys() {
     v.record(Key::destination(42), &ev(T0, 1));
     assert_eq!(v.peek(Key::caller(42), T0).unwrap().calls_1s, 1);
     assert_eq!(v.peek(Key::destination(42), T0).unwrap().calls_1s, 2);
-    assert_eq!(v.peek(Key { kind: KeyKind::Trunk, value: 42 }, T0), None);
+    assert_eq!(
+        v.peek(
+            Key {
+                kind: KeyKind::Trunk,
+                value: 42
+            },
+            T0
+        ),
+        None
+    );
     assert_eq!(Key::trunk("sip-gw-1"), Key::trunk("sip-gw-1"));
     assert_ne!(Key::trunk("sip-gw-1").value, Key::trunk("sip-gw-2").value);
     assert_eq!(Key::trunk("").value, xxhash_rust::xxh3::xxh3_64(b""));
@@ -693,7 +826,8 @@ fn the_documented_sizes_hold() {
 fn every_setting_is_validated() {
     let good = VelocityConfig::default();
     assert!(good.validate().is_ok());
-    let cases: [(&str, fn(&mut VelocityConfig)); 12] = [
+    type Spoil = fn(&mut VelocityConfig);
+    let cases: [(&str, Spoil); 12] = [
         ("shards", |c| c.shards = 0),
         ("shards", |c| c.shards = 48),
         ("shards", |c| c.shards = 1 << 17),
@@ -715,6 +849,13 @@ fn every_setting_is_validated() {
             other => panic!("{field}: {other:?}"),
         }
     }
-    let edge = VelocityConfig { max_keys: 1, shards: 1, window: 86_400, late_tolerance: 86_400, short_call: 0.0, ..good };
+    let edge = VelocityConfig {
+        max_keys: 1,
+        shards: 1,
+        window: 86_400,
+        late_tolerance: 86_400,
+        short_call: 0.0,
+        ..good
+    };
     assert!(Velocity::new(edge).is_ok());
 }

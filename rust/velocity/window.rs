@@ -181,9 +181,12 @@ impl Window {
             return;
         }
         // Full: the least recently called of the 65 leaves the set for the displaced count.
-        let (k, oldest) = (0..CALLEE_SLOTS)
-            .map(|k| (k, self.slot_age(k)))
-            .fold((0, 0), |best, cur| if cur.1 > best.1 { cur } else { best });
+        // Two passes: the maximum of 64 bytes vectorises, a fold over (slot, age) does not.
+        let now8 = self.now as u8;
+        let ages = self.fp_secs.map(|sec| now8.wrapping_sub(sec));
+        let oldest = ages.iter().copied().max().unwrap_or(0);
+        let k = ages.iter().position(|&a| a == oldest).unwrap_or(0);
+        let oldest = u32::from(oldest);
         let gone = if oldest >= age {
             (self.fps[k], self.fp_secs[k]) = (fp, sec8);
             oldest
@@ -207,34 +210,58 @@ impl Window {
             ..Counters::default()
         };
         if d < MINUTE {
-            let mut displaced = 0;
-            if d == 0 {
+            let (calls, displaced, live) = if d == 0 {
+                // Every `record` lands here: the ring holds exactly the minute and every
+                // occupied slot is in it, so whole-array sums do.
                 c.calls_1s = u32::from(self.sec_calls[(self.now % MINUTE) as usize]);
-                c.calls_1m = self.sec_calls.iter().map(|&n| u32::from(n)).sum();
-                displaced = self.sec_displaced.iter().map(|&n| u32::from(n)).sum();
+                let live = self.fps.iter().filter(|&&f| f != 0).count();
+                (sum(&self.sec_calls), sum(&self.sec_displaced), live as u64)
             } else {
-                // Seconds in (t - 60, now]; the ring holds exactly (now - 60, now].
+                // Seconds in (t - 60, now]; the ring holds (now - 60, now].
+                let (mut calls, mut displaced) = (0, 0);
                 for s in (t - (MINUTE - 1).min(t))..=self.now {
                     let i = (s % MINUTE) as usize;
-                    c.calls_1m += u32::from(self.sec_calls[i]);
-                    displaced += u32::from(self.sec_displaced[i]);
+                    calls += u64::from(self.sec_calls[i]);
+                    displaced += u64::from(self.sec_displaced[i]);
                 }
-            }
-            let live = (0..CALLEE_SLOTS)
-                .filter(|&k| self.fps[k] != 0 && self.slot_age(k) + d < MINUTE)
-                .count() as u32;
-            c.distinct_callees = (live + displaced).min(c.calls_1m);
+                let live = (0..CALLEE_SLOTS)
+                    .filter(|&k| self.fps[k] != 0 && self.slot_age(k) + d < MINUTE)
+                    .count();
+                (calls, displaced, live as u64)
+            };
+            c.calls_1m = saturate(calls);
+            c.distinct_callees = saturate(live + displaced).min(c.calls_1m);
         }
         // Buckets in [bucket(t) - 12, bucket(now)]; the ring holds [bucket(now) - 12, bucket(now)].
         let (bt, bn) = (p.bucket(t), p.bucket(self.now));
-        for b in bt.saturating_sub(LONG_BUCKETS)..=bn {
-            let b = (b as usize) % LONG_RING;
-            c.calls_window = c.calls_window.saturating_add(self.long_calls[b]);
-            c.short_calls = c.short_calls.saturating_add(self.long_short[b]);
-            c.known_durations = c.known_durations.saturating_add(self.long_known[b]);
-        }
+        let (calls, short, known) = if bt == bn {
+            (
+                sum(&self.long_calls),
+                sum(&self.long_short),
+                sum(&self.long_known),
+            )
+        } else {
+            let (mut calls, mut short, mut known) = (0, 0, 0);
+            for b in bt.saturating_sub(LONG_BUCKETS)..=bn {
+                let b = (b as usize) % LONG_RING;
+                calls += u64::from(self.long_calls[b]);
+                short += u64::from(self.long_short[b]);
+                known += u64::from(self.long_known[b]);
+            }
+            (calls, short, known)
+        };
+        (c.calls_window, c.short_calls, c.known_durations) =
+            (saturate(calls), saturate(short), saturate(known));
         c
     }
+}
+
+fn sum<T: Copy + Into<u64>>(counts: &[T]) -> u64 {
+    counts.iter().map(|&n| n.into()).sum()
+}
+
+fn saturate(n: u64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// The callee's 32-bit fingerprint under `seed`, never 0 (0 marks an empty slot).
