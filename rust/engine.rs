@@ -1,8 +1,9 @@
-//! The engine: a policy and its lists, swapped atomically, and `score()`.
+//! The engine: a policy, its lists and velocity counters, swapped atomically, and `score()`.
 //!
-//! Scoring reads one snapshot (policy + lists) and never blocks on writers: `reload`,
-//! `set_list` and `clear_list` publish a new snapshot, and a call being scored sees the old
-//! one or the new one, never a mix.
+//! Scoring reads one snapshot (policy + lists + counters) and never blocks on writers:
+//! `reload`, `set_list` and `clear_list` publish a new snapshot, and a call being scored sees
+//! the old one or the new one, never a mix. Counters survive a reload whose `[velocity]`
+//! settings are unchanged; statistics survive every reload (per rule id).
 
 use crate::call::Call;
 use crate::normalize::{Ingress, Invalid};
@@ -11,9 +12,12 @@ use crate::numberlist::NumberList;
 use crate::numplan::Classification;
 use crate::policy::features::Facts;
 use crate::policy::Policy;
-use crate::verdict::{NumberInfo, Verdict};
+use crate::velocity::{Event, Key, Velocity, VelocityStats};
+use crate::verdict::{Action, NumberInfo, ReasonId, Verdict};
 use crate::{Error, Result};
 use arc_swap::ArcSwap;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 /// A policy with the current contents of its lists.
@@ -23,22 +27,72 @@ pub struct Snapshot {
     pub policy: Arc<Policy>,
     /// One list per declaration of the policy, in its order.
     pub lists: Vec<Arc<NumberList>>,
+    /// The counters, when the policy reads any.
+    pub velocity: Option<Arc<Velocity>>,
+    /// Calls each rule matched (by index), since the rule first appeared.
+    pub rule_hits: Arc<[AtomicU64]>,
+}
+
+/// What an engine has seen: calls by action, reasons, and the counters' state.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EngineStats {
+    /// Calls scored.
+    pub calls: u64,
+    /// Calls by action taken: allow, flag, block.
+    pub actions: [u64; 3],
+    /// Calls by the action the policy would take (differs in observe mode).
+    pub would_actions: [u64; 3],
+    /// Calls each rule of the current policy matched, and emergency calls.
+    pub reasons: BTreeMap<String, u64>,
+    /// The counters' state, when the policy reads counters.
+    pub velocity: Option<VelocityStats>,
+}
+
+#[derive(Debug, Default)]
+struct Tally {
+    calls: AtomicU64,
+    actions: [AtomicU64; 3],
+    would: [AtomicU64; 3],
+    emergency: AtomicU64,
+}
+
+fn action_index(a: Action) -> usize {
+    match a {
+        Action::Allow => 0,
+        Action::Flag => 1,
+        Action::Block => 2,
+    }
 }
 
 /// Scores calls. Thread-safe; share it behind an `Arc`.
 #[derive(Debug)]
 pub struct Engine {
     state: ArcSwap<Snapshot>,
+    tally: Tally,
+}
+
+fn zeroed(n: usize) -> Arc<[AtomicU64]> {
+    (0..n).map(|_| AtomicU64::new(0)).collect()
 }
 
 impl Engine {
     /// An engine running `policy`, with the lists as the policy loaded them.
-    pub fn new(policy: impl Into<Arc<Policy>>) -> Engine {
+    pub fn new(policy: impl Into<Arc<Policy>>) -> Result<Engine> {
         let policy = policy.into();
         let lists = policy.lists().iter().map(|d| d.initial.clone()).collect();
-        Engine {
-            state: ArcSwap::from_pointee(Snapshot { policy, lists }),
-        }
+        let velocity = match policy.velocity() {
+            Some(c) => Some(Arc::new(Velocity::new(c.clone())?)),
+            None => None,
+        };
+        Ok(Engine {
+            state: ArcSwap::from_pointee(Snapshot {
+                rule_hits: zeroed(policy.rules().len()),
+                policy,
+                lists,
+                velocity,
+            }),
+            tally: Tally::default(),
+        })
     }
 
     /// The current policy and lists.
@@ -54,8 +108,15 @@ impl Engine {
     /// Replaces the policy atomically. A list whose declaration (name, kind, file and the
     /// file's size and modification time) is unchanged keeps its current contents, including
     /// updates made since it was loaded; other lists come from the new policy.
-    pub fn reload(&self, policy: impl Into<Arc<Policy>>) {
+    pub fn reload(&self, policy: impl Into<Arc<Policy>>) -> Result<()> {
         let policy = policy.into();
+        let current = self.snapshot();
+        // Built outside the swap: a new counter store is allocated once.
+        let fresh = match policy.velocity() {
+            Some(c) if current.velocity.as_ref().is_some_and(|v| v.config() == c) => None,
+            Some(c) => Some(Arc::new(Velocity::new(c.clone())?)),
+            None => None,
+        };
         self.state.rcu(|old| {
             let lists = policy
                 .lists()
@@ -71,11 +132,29 @@ impl Engine {
                         .unwrap_or_else(|| decl.initial.clone())
                 })
                 .collect();
+            let velocity = match policy.velocity() {
+                None => None,
+                Some(c) => match &old.velocity {
+                    Some(v) if v.config() == c => Some(v.clone()),
+                    _ => fresh.clone(),
+                },
+            };
+            let rule_hits = zeroed(policy.rules().len());
+            for (i, r) in policy.rules().iter().enumerate() {
+                if let Some(j) = old.policy.rules().iter().position(|o| o.id == r.id) {
+                    if let (Some(to), Some(from)) = (rule_hits.get(i), old.rule_hits.get(j)) {
+                        to.store(from.load(Relaxed), Relaxed);
+                    }
+                }
+            }
             Snapshot {
                 policy: policy.clone(),
                 lists,
+                velocity,
+                rule_hits,
             }
         });
+        Ok(())
     }
 
     /// Replaces the contents of the list the policy declares under `list.name()`. The
@@ -125,6 +204,8 @@ impl Engine {
             Snapshot {
                 policy: old.policy.clone(),
                 lists,
+                velocity: old.velocity.clone(),
+                rule_hits: old.rule_hits.clone(),
             }
         });
         outcome
@@ -185,8 +266,66 @@ impl Engine {
     /// Scores one call. Never fails: every odd field is a fact the rules can test.
     pub fn score(&self, call: &Call<'_>) -> Verdict {
         let snap = self.state.load();
-        score_with(&snap, call)
+        let v = score_with(&snap, call);
+        self.count(&snap, &v);
+        v
     }
+
+    fn count(&self, snap: &Snapshot, v: &Verdict) {
+        let t = &self.tally;
+        t.calls.fetch_add(1, Relaxed);
+        t.actions[action_index(v.action)].fetch_add(1, Relaxed);
+        t.would[action_index(v.would_action)].fetch_add(1, Relaxed);
+        for r in &v.reasons {
+            match r.id {
+                ReasonId::Rule(i) => {
+                    if let Some(c) = snap.rule_hits.get(usize::from(i)) {
+                        c.fetch_add(1, Relaxed);
+                    }
+                }
+                ReasonId::Builtin(_) => {
+                    t.emergency.fetch_add(1, Relaxed);
+                }
+            }
+        }
+    }
+
+    /// Calls by action and reason, and the counters' state.
+    pub fn stats(&self) -> EngineStats {
+        let snap = self.snapshot();
+        let t = &self.tally;
+        let mut reasons: BTreeMap<String, u64> = snap
+            .policy
+            .rules()
+            .iter()
+            .zip(snap.rule_hits.iter())
+            .map(|(r, n)| (r.id.clone(), n.load(Relaxed)))
+            .collect();
+        reasons.insert(
+            crate::policy::EMERGENCY_REASON.to_owned(),
+            t.emergency.load(Relaxed),
+        );
+        EngineStats {
+            calls: t.calls.load(Relaxed),
+            actions: [0, 1, 2].map(|i| t.actions[i].load(Relaxed)),
+            would_actions: [0, 1, 2].map(|i| t.would[i].load(Relaxed)),
+            reasons,
+            velocity: snap.velocity.as_ref().map(|v| v.stats()),
+        }
+    }
+
+    /// A key's counters without counting a call, at `now` (Unix seconds), for analysts.
+    /// `None` when the policy keeps no counters or the key is not tracked.
+    pub fn counters(&self, key: Key, now: f64) -> Option<crate::velocity::Counters> {
+        self.snapshot().velocity.as_ref()?.peek(key, now)
+    }
+}
+
+/// Unix seconds now.
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Scores one call against a snapshot.
@@ -204,6 +343,25 @@ pub fn score_with(snap: &Snapshot, call: &Call<'_>) -> Verdict {
         .network_number
         .map(|raw| policy.lookup(raw, call.ingress));
     let emergency = policy.is_emergency(call.callee);
+    let mut velocity = [None; 3];
+    if let Some(store) = &snap.velocity {
+        let [by_caller, by_destination, by_trunk] = policy.velocity_keys();
+        let event = Event {
+            timestamp: call.timestamp.filter(|t| t.is_finite()).unwrap_or_else(now),
+            callee: callee.as_ref().map_or(0, |c| c.number.value()),
+            duration: call.duration,
+        };
+        if let (true, Ok(c)) = (by_caller, &caller) {
+            velocity[0] = Some(store.record(Key::caller(c.number.value()), &event));
+        }
+        if let (true, Ok(c)) = (by_destination, &callee) {
+            let cc = u64::from(c.number.country_code());
+            velocity[1] = Some(store.record(Key::destination(cc), &event));
+        }
+        if by_trunk && !call.trunk.is_empty() {
+            velocity[2] = Some(store.record(Key::trunk(call.trunk), &event));
+        }
+    }
     let facts = Facts {
         call,
         caller: &caller,
@@ -211,6 +369,7 @@ pub fn score_with(snap: &Snapshot, call: &Call<'_>) -> Verdict {
         network_number: network_number.as_ref(),
         emergency,
         policy,
+        velocity,
     };
     let d = policy.evaluate(&facts, &snap.lists);
     Verdict {
@@ -230,6 +389,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::numberlist::ListKind;
     use crate::numplan::tests::sample_plan;
+    use crate::velocity::Key;
     use crate::verdict::Action;
     use std::path::Path;
 
@@ -297,7 +457,7 @@ action = "allow"
     }
 
     fn engine() -> Engine {
-        Engine::new(policy(TEST_POLICY))
+        Engine::new(policy(TEST_POLICY)).unwrap()
     }
 
     fn ids(v: &Verdict) -> Vec<&str> {
@@ -432,7 +592,7 @@ action = "allow"
     #[test]
     fn observe_mode_reports_without_acting() {
         let observed = format!("mode = \"observe\"\n{TEST_POLICY}");
-        let e = Engine::new(policy(&observed));
+        let e = Engine::new(policy(&observed)).unwrap();
         let v = e.score(&Call {
             caller: "+77011234567",
             callee: "87272123456",
@@ -446,7 +606,7 @@ action = "allow"
             "id = \"cli_withheld\"",
             "id = \"cli_withheld\"\nobserve = true",
         );
-        let e = Engine::new(policy(&one));
+        let e = Engine::new(policy(&one)).unwrap();
         let v = e.score(&Call {
             caller: "anonymous",
             callee: "87272123456",
@@ -475,7 +635,7 @@ action = "allow"
                 "[lists.verified]\nkind = \"block\"",
             )
             .replace("score = 0.5", "score = 0.5\naction = \"block\"");
-        e.reload(policy(&stricter));
+        e.reload(policy(&stricter)).unwrap();
         assert_eq!(e.score(&call).action, Action::Block, "fraud list kept");
         let by_name = |n: &str| e.lists().into_iter().find(|l| l.name() == n).unwrap();
         assert_eq!(by_name("fraud").len(), 1);
@@ -513,7 +673,7 @@ when = "ingress == 'onnet'"
 action = "block"
 "#,
         );
-        let e = Engine::new(p);
+        let e = Engine::new(p).unwrap();
         let v = e.score(&Call {
             callee: "87272123456",
             ..Call::national()
@@ -528,5 +688,93 @@ action = "block"
         });
         assert_eq!(ids(&v)[0], "blocker");
         assert_eq!(v.action, Action::Block);
+    }
+
+    const BURST: &str = r#"
+home_region = "KZ"
+[velocity]
+max_keys = 1000
+shards = 4
+[[rules]]
+id = "burst"
+when = "caller.calls_1m >= 5 and caller.distinct_callees >= 5"
+action = "block"
+[[rules]]
+id = "trunk_busy"
+when = "trunk.calls_1s >= 3"
+score = 0.6
+"#;
+
+    #[test]
+    fn velocity_rules_see_counters_including_this_call() {
+        let e = Engine::new(policy(BURST)).unwrap();
+        let callees: Vec<String> = (0..6).map(|i| format!("8727212345{i}")).collect();
+        let mut actions = Vec::new();
+        for (i, callee) in callees.iter().enumerate() {
+            let v = e.score(&Call {
+                caller: "+77011234567",
+                callee,
+                timestamp: Some(1_800_000_000.0 + i as f64),
+                ..Call::national()
+            });
+            actions.push(v.action);
+        }
+        assert_eq!(actions[..4], [Action::Allow; 4]);
+        assert_eq!(actions[4..], [Action::Block; 2]);
+        // Same-second calls on one trunk.
+        for _ in 0..3 {
+            e.score(&Call {
+                caller: "+77051234567",
+                callee: "87272123456",
+                trunk: "gw-1",
+                timestamp: Some(1_800_000_100.0),
+                ..Call::national()
+            });
+        }
+        let stats = e.stats();
+        assert_eq!(stats.calls, 9);
+        assert_eq!(stats.actions, [6, 1, 2]);
+        assert_eq!(
+            (stats.reasons["burst"], stats.reasons["trunk_busy"]),
+            (2, 1)
+        );
+        let v = stats.velocity.unwrap();
+        assert_eq!((v.tracked_keys, v.recorded), (3, 9 + 3));
+        let c = e
+            .counters(Key::caller(77011234567), 1_800_000_005.0)
+            .unwrap();
+        assert_eq!((c.calls_1m, c.distinct_callees, c.sequential), (6, 6, 5));
+        // A reload with the same [velocity] keeps the counters and the statistics.
+        e.reload(policy(&BURST.replace("score = 0.6", "score = 0.7")))
+            .unwrap();
+        assert_eq!(e.stats().reasons["burst"], 2);
+        assert!(e
+            .counters(Key::caller(77011234567), 1_800_000_005.0)
+            .is_some());
+        // Other settings start afresh.
+        e.reload(policy(&BURST.replace("max_keys = 1000", "max_keys = 2000")))
+            .unwrap();
+        assert!(e
+            .counters(Key::caller(77011234567), 1_800_000_005.0)
+            .is_none());
+        // No counters read: none kept.
+        e.reload(policy(TEST_POLICY)).unwrap();
+        assert!(e.stats().velocity.is_none());
+    }
+
+    #[test]
+    fn velocity_settings_are_validated_where_written() {
+        let err = Policy::parse(
+            "home_region = \"KZ\"\n[velocity]\nshards = 3\n",
+            "p.toml",
+            Path::new("."),
+            sample_plan(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("p.toml:3:10:") && err.contains("shards"),
+            "{err}"
+        );
     }
 }

@@ -19,7 +19,7 @@
 //!     when = "ingress == 'international' and roaming != true and caller.is_home"
 //!     action = "block"
 //! "#, "example.toml", Path::new("."), plan)?;
-//! let engine = Engine::new(policy);
+//! let engine = Engine::new(policy)?;
 //! let call = Call { caller: "+77011234567", callee: "87271234567", ..Call::international() };
 //! let verdict = engine.score(&call);
 //! assert_eq!(verdict.action.as_str(), "block"); // a Kazakh CLI arriving from abroad

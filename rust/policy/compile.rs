@@ -115,9 +115,21 @@ fn emit(e: &Expr, scope: &Scope, prog: &mut Program, depth: usize) -> R<()> {
     Ok(())
 }
 
+/// The number-valued, possibly unknown, entry every velocity counter shares.
+const VELOCITY_DEF: FeatureDef = FeatureDef {
+    name: "velocity counter",
+    feature: |_| Feature::Emergency,
+    ty: Ty::Num,
+    nullable: true,
+    doc: "",
+};
+
 fn feature(name: &str, at: usize) -> R<(Feature, &'static FeatureDef)> {
     if let Some(f) = features::lookup(name) {
         return Ok(f);
+    }
+    if let Some((f, _)) = features::lookup_velocity(name) {
+        return Ok((f, &VELOCITY_DEF));
     }
     let hint = if Who::parse(name).is_some() {
         format!(

@@ -10,6 +10,7 @@ use crate::normalize::Invalid;
 use crate::number::Number;
 use crate::numplan::Classification;
 use crate::numtype::{NumberType, Region};
+use crate::velocity::{Counters, KeyKind};
 use crate::verdict::NumberInfo;
 
 /// Which number of the call a number feature describes.
@@ -91,6 +92,115 @@ pub enum Feature {
     Emergency,
     /// `caller.*`, `callee.*`, `network_number.*`
     Number(Who, NumberField),
+    /// Velocity counters: `caller.calls_1m`, `destination.calls_1m`, `trunk.calls_1m`, ...
+    Velocity(KeyKind, Counter),
+}
+
+/// A velocity counter, as [`crate::velocity::Counters`] defines it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Counter {
+    /// Calls in the current second.
+    Calls1s,
+    /// Calls in the last 60 seconds.
+    Calls1m,
+    /// Calls in the long window.
+    CallsWindow,
+    /// Distinct callees in the last 60 seconds.
+    DistinctCallees,
+    /// Calls with a known duration below `short_call`, in the long window.
+    ShortCalls,
+    /// Calls with a known duration, in the long window.
+    KnownDurations,
+    /// `short_calls / known_durations`; none while no duration is known.
+    ShortShare,
+    /// Successive callees each within `sequential_gap` of the previous.
+    Sequential,
+    /// Successive calls to the same callee.
+    RepeatCallee,
+}
+
+/// One velocity counter in the catalogue.
+#[derive(Clone, Copy, Debug)]
+pub struct CounterDef {
+    /// The name after `caller.`, `destination.` or `trunk.`.
+    pub name: &'static str,
+    /// The counter.
+    pub counter: Counter,
+    /// What it counts.
+    pub doc: &'static str,
+}
+
+/// Every velocity counter (`V.name` in the README, `V` one of caller, destination, trunk).
+pub const COUNTERS: &[CounterDef] = &[
+    CounterDef {
+        name: "calls_1s",
+        counter: Counter::Calls1s,
+        doc: "calls in the current second",
+    },
+    CounterDef {
+        name: "calls_1m",
+        counter: Counter::Calls1m,
+        doc: "calls in the last 60 s",
+    },
+    CounterDef {
+        name: "calls_window",
+        counter: Counter::CallsWindow,
+        doc: "calls in the long window",
+    },
+    CounterDef {
+        name: "distinct_callees",
+        counter: Counter::DistinctCallees,
+        doc: "distinct callees in the last 60 s",
+    },
+    CounterDef {
+        name: "short_calls",
+        counter: Counter::ShortCalls,
+        doc: "calls shorter than short_call in the window",
+    },
+    CounterDef {
+        name: "known_durations",
+        counter: Counter::KnownDurations,
+        doc: "calls with a known duration in the window",
+    },
+    CounterDef {
+        name: "short_share",
+        counter: Counter::ShortShare,
+        doc: "short_calls / known_durations; none while none is known",
+    },
+    CounterDef {
+        name: "sequential",
+        counter: Counter::Sequential,
+        doc: "length of the run of successive callees within sequential_gap",
+    },
+    CounterDef {
+        name: "repeat_callee",
+        counter: Counter::RepeatCallee,
+        doc: "successive calls to the same callee",
+    },
+];
+
+/// The velocity key kinds by the name conditions use.
+pub const VELOCITY_KEYS: [(&str, KeyKind); 3] = [
+    ("caller", KeyKind::Caller),
+    ("destination", KeyKind::Destination),
+    ("trunk", KeyKind::Trunk),
+];
+
+/// Index of a key kind in [`Facts::velocity`].
+pub fn kind_index(kind: KeyKind) -> usize {
+    match kind {
+        KeyKind::Caller => 0,
+        KeyKind::Destination => 1,
+        KeyKind::Trunk => 2,
+    }
+}
+
+/// Looks up a velocity feature (`caller.calls_1m`).
+pub fn lookup_velocity(name: &str) -> Option<(Feature, &'static CounterDef)> {
+    let (key, field) = name.split_once('.')?;
+    let kind = VELOCITY_KEYS.iter().find(|(n, _)| *n == key)?.1;
+    let def = COUNTERS.iter().find(|c| c.name == field)?;
+    Some((Feature::Velocity(kind, def.counter), def))
 }
 
 /// The type of a feature's values.
@@ -346,6 +456,11 @@ pub fn lookup(name: &str) -> Option<(Feature, &'static FeatureDef)> {
 /// Every full feature name, for suggestions.
 pub fn all_names() -> Vec<String> {
     let mut out = Vec::new();
+    for (key, _) in VELOCITY_KEYS {
+        for c in COUNTERS {
+            out.push(format!("{key}.{}", c.name));
+        }
+    }
     for d in FEATURES {
         match d.name.strip_prefix("*.") {
             None => out.push(d.name.to_owned()),
@@ -394,6 +509,9 @@ pub struct Facts<'a> {
     pub emergency: bool,
     /// The policy: home region, time zone, carrier and location names.
     pub policy: &'a Policy,
+    /// Counters of the caller, destination and trunk keys (this call included), for the key
+    /// kinds the policy reads; `None` where there is no key (e.g. an unparsed caller).
+    pub velocity: [Option<Counters>; 3],
 }
 
 impl<'a> Facts<'a> {
@@ -430,6 +548,10 @@ impl<'a> Facts<'a> {
             Feature::Weekday => Val::Sym(self.local_time().1),
             Feature::Emergency => Val::Bool(self.emergency),
             Feature::Number(who, field) => self.number_value(who, field),
+            Feature::Velocity(kind, counter) => match &self.velocity[kind_index(kind)] {
+                None => Val::None,
+                Some(c) => counter_value(c, counter),
+            },
         }
     }
 
@@ -487,6 +609,27 @@ impl<'a> Facts<'a> {
             });
         local_time(ts, self.policy.utc_offset)
     }
+}
+
+fn counter_value(c: &Counters, counter: Counter) -> Val<'static> {
+    let n = match counter {
+        Counter::Calls1s => c.calls_1s,
+        Counter::Calls1m => c.calls_1m,
+        Counter::CallsWindow => c.calls_window,
+        Counter::DistinctCallees => c.distinct_callees,
+        Counter::ShortCalls => c.short_calls,
+        Counter::KnownDurations => c.known_durations,
+        Counter::Sequential => c.sequential,
+        Counter::RepeatCallee => c.repeat_callee,
+        Counter::ShortShare => {
+            return if c.known_durations == 0 {
+                Val::None
+            } else {
+                Val::Num(f64::from(c.short_calls) / f64::from(c.known_durations))
+            }
+        }
+    };
+    Val::Num(f64::from(n))
 }
 
 /// Hour (0-23) and weekday (0 = Monday) of Unix time `ts` at `utc_offset` seconds east.

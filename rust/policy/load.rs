@@ -9,6 +9,7 @@ use crate::normalize::DialPlan;
 use crate::numberlist::{ListKind, NumberList};
 use crate::numplan::NumberingPlan;
 use crate::overlay::OverlayBuilder;
+use crate::velocity::VelocityConfig;
 use crate::verdict::Action;
 use crate::{Error, Result};
 use serde::Deserialize;
@@ -41,7 +42,22 @@ struct RawPolicy {
     prefixes: BTreeMap<Spanned<String>, RawPrefixList>,
     #[serde(default)]
     rules: Vec<RawRule>,
+    velocity: Option<RawVelocity>,
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVelocity {
+    max_keys: Option<Spanned<u64>>,
+    window: Option<Spanned<u32>>,
+    short_call: Option<Spanned<f64>>,
+    sequential_gap: Option<Spanned<u64>>,
+    late_tolerance: Option<Spanned<u32>>,
+    shards: Option<Spanned<u64>>,
+}
+
+/// Keys tracked when a policy does not say: about 72 MB at most (724 bytes a key).
+pub const DEFAULT_VELOCITY_KEYS: usize = 100_000;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -83,6 +99,12 @@ struct RawRule {
     action: Option<Spanned<String>>,
     #[serde(default)]
     observe: bool,
+    #[serde(default = "yes")]
+    enabled: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Size and modification time of a file, to tell whether it changed between loads.
@@ -472,6 +494,9 @@ pub(super) fn parse(
             let at = cx.inside(&span, e.offset);
             cx.err(at..at, format!("rule {id:?}: {}", e.message))
         })?;
+        if !r.enabled {
+            continue; // checked like any rule, then left out: a threshold set to "off"
+        }
         rules.push(Rule {
             id: id.clone(),
             description: r.description.clone(),
@@ -483,8 +508,23 @@ pub(super) fn parse(
         });
     }
 
+    let mut velocity_keys = [false; 3];
+    for r in &rules {
+        for f in r.program.preds().iter().flat_map(|p| p.features()) {
+            if let super::features::Feature::Velocity(kind, _) = f {
+                velocity_keys[super::features::kind_index(kind)] = true;
+            }
+        }
+    }
+    let velocity = match (&raw.velocity, velocity_keys.contains(&true)) {
+        (None, false) => None,
+        (section, _) => Some(velocity_config(&cx, section.as_ref())?),
+    };
+
     Ok(Policy {
         source_name: source_name.to_owned(),
+        velocity,
+        velocity_keys,
         home_region: dial.region().to_string(),
         international_prefixes: prefixes,
         emergency_numbers: raw
@@ -504,6 +544,60 @@ pub(super) fn parse(
         lists,
         prefix_lists,
     })
+}
+
+fn velocity_config(cx: &Ctx<'_>, raw: Option<&RawVelocity>) -> Result<VelocityConfig> {
+    let mut c = VelocityConfig {
+        max_keys: DEFAULT_VELOCITY_KEYS,
+        ..VelocityConfig::default()
+    };
+    let Some(raw) = raw else { return Ok(c) };
+    let mut first = None;
+    let mut note = |span: Range<usize>| {
+        first.get_or_insert(span);
+    };
+    if let Some(v) = &raw.max_keys {
+        c.max_keys = usize::try_from(*v.get_ref()).unwrap_or(usize::MAX);
+        note(v.span());
+    }
+    if let Some(v) = &raw.window {
+        c.window = *v.get_ref();
+        note(v.span());
+    }
+    if let Some(v) = &raw.short_call {
+        c.short_call = *v.get_ref();
+        note(v.span());
+    }
+    if let Some(v) = &raw.sequential_gap {
+        c.sequential_gap = *v.get_ref();
+        note(v.span());
+    }
+    if let Some(v) = &raw.late_tolerance {
+        c.late_tolerance = *v.get_ref();
+        note(v.span());
+    }
+    if let Some(v) = &raw.shards {
+        c.shards = usize::try_from(*v.get_ref()).unwrap_or(usize::MAX);
+        note(v.span());
+    }
+    c.validate().map_err(|e| {
+        // Point at the offending key.
+        let field = match &e {
+            Error::InvalidValue { field, .. } => field.trim_start_matches("velocity.").to_owned(),
+            _ => String::new(),
+        };
+        let span = match field.as_str() {
+            "max_keys" => raw.max_keys.as_ref().map(|v| v.span()),
+            "window" => raw.window.as_ref().map(|v| v.span()),
+            "short_call" => raw.short_call.as_ref().map(|v| v.span()),
+            "sequential_gap" => raw.sequential_gap.as_ref().map(|v| v.span()),
+            "late_tolerance" => raw.late_tolerance.as_ref().map(|v| v.span()),
+            "shards" => raw.shards.as_ref().map(|v| v.span()),
+            _ => None,
+        };
+        cx.err(span.or(first.clone()).unwrap_or(0..0), e.to_string())
+    })?;
+    Ok(c)
 }
 
 fn thresholds(cx: &Ctx<'_>, raw: Option<&RawThresholds>) -> Result<(f64, f64)> {

@@ -26,13 +26,14 @@ pub mod program;
 mod suggest;
 
 pub use compile::Scope;
-pub use load::{FileStamp, ListDecl, PrefixListDecl};
+pub use load::{FileStamp, ListDecl, PrefixListDecl, DEFAULT_VELOCITY_KEYS};
 
 use crate::normalize::{normalize, DialPlan, Ingress, Invalid};
 use crate::number::{Number, MAX_DIGITS};
 use crate::numberlist::NumberList;
 use crate::numplan::{Classification, NumberingPlan};
 use crate::overlay::{Overlay, OVERLAY_NAME};
+use crate::velocity::VelocityConfig;
 use crate::verdict::{Action, NumberInfo, Reason, ReasonId};
 use crate::Result;
 use features::Facts;
@@ -105,6 +106,8 @@ pub struct Policy {
     pub(crate) rules: Vec<Rule>,
     pub(crate) lists: Vec<ListDecl>,
     pub(crate) prefix_lists: Vec<PrefixListDecl>,
+    pub(crate) velocity: Option<VelocityConfig>,
+    pub(crate) velocity_keys: [bool; 3],
 }
 
 /// What the rules decided for one call.
@@ -205,6 +208,16 @@ impl Policy {
     /// The declared prefix lists.
     pub fn prefix_lists(&self) -> &[PrefixListDecl] {
         &self.prefix_lists
+    }
+
+    /// Velocity settings, when the policy's rules read counters (or it has a `[velocity]`).
+    pub fn velocity(&self) -> Option<&VelocityConfig> {
+        self.velocity.as_ref()
+    }
+
+    /// Which key kinds (caller, destination, trunk) the rules read counters of.
+    pub fn velocity_keys(&self) -> [bool; 3] {
+        self.velocity_keys
     }
 
     /// The range overlay (the overlay file and the prefix lists).

@@ -67,6 +67,20 @@ pub enum Pred {
     Tagged(Who, u64),
 }
 
+impl Pred {
+    /// The features the predicate reads.
+    pub fn features(&self) -> impl Iterator<Item = Feature> {
+        let (a, b) = match self {
+            Pred::True(f) | Pred::Eq(f, _) | Pred::Cmp(f, _, _) | Pred::In(f, _) => {
+                (Some(*f), None)
+            }
+            Pred::EqFeature(x, y) | Pred::CmpFeature(x, _, y) => (Some(*x), Some(*y)),
+            Pred::Const(_) | Pred::Listed(..) | Pred::Tagged(..) => (None, None),
+        };
+        a.into_iter().chain(b)
+    }
+}
+
 /// One instruction (four bytes: the dispatch stays in one cache line per rule).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {

@@ -17,8 +17,10 @@ impl PyEngine {
         policy: Option<&Bound<'_, PyAny>>,
         plan: Option<&Bound<'_, PyPlan>>,
     ) -> PyResult<Self> {
+        let engine =
+            CoreEngine::new(policy_arg(py, policy, plan)?).map_err(|e| to_py_err(py, e))?;
         Ok(PyEngine {
-            inner: Arc::new(CoreEngine::new(policy_arg(py, policy, plan)?)),
+            inner: Arc::new(engine),
         })
     }
 
@@ -32,8 +34,8 @@ impl PyEngine {
         plan: Option<&Bound<'_, PyPlan>>,
     ) -> PyResult<()> {
         let policy = policy_arg(py, Some(policy), plan)?;
-        self.inner.reload(policy);
-        Ok(())
+        py.detach(|| self.inner.reload(policy))
+            .map_err(|e| to_py_err(py, e))
     }
 
     /// The policy in use.
@@ -134,6 +136,104 @@ impl PyEngine {
                 report: None,
             })
             .collect()
+    }
+
+    /// Calls scored by action (taken and would-be), by reason, and the velocity counters'
+    /// state (tracked keys, evictions, late events, memory bound).
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = self.inner.stats();
+        let d = PyDict::new(py);
+        d.set_item("calls", s.calls)?;
+        let actions = |counts: [u64; 3]| -> PyResult<Bound<'py, PyDict>> {
+            let a = PyDict::new(py);
+            for (name, n) in ["allow", "flag", "block"].into_iter().zip(counts) {
+                a.set_item(name, n)?;
+            }
+            Ok(a)
+        };
+        d.set_item("actions", actions(s.actions)?)?;
+        d.set_item("would_actions", actions(s.would_actions)?)?;
+        d.set_item(
+            "reasons",
+            s.reasons.into_iter().collect::<Vec<_>>().into_py_dict(py)?,
+        )?;
+        match s.velocity {
+            None => d.set_item("velocity", py.None())?,
+            Some(v) => {
+                let vd = PyDict::new(py);
+                vd.set_item("tracked_keys", v.tracked_keys)?;
+                vd.set_item("max_keys", v.max_keys)?;
+                vd.set_item("evicted_expired", v.evicted_expired)?;
+                vd.set_item("evicted_lru", v.evicted_lru)?;
+                vd.set_item("late_events", v.late_events)?;
+                vd.set_item("recorded", v.recorded)?;
+                vd.set_item("bytes_per_key", crate::velocity::Velocity::bytes_per_key())?;
+                let cap = self.inner.policy().velocity().map_or(0, |c| c.max_memory());
+                vd.set_item("max_memory", cap)?;
+                d.set_item("velocity", vd)?;
+            }
+        }
+        Ok(d)
+    }
+
+    /// A key's velocity counters, without counting a call: `kind` is `"caller"` (`key` a
+    /// number in any format the home plan reads), `"destination"` (a country code) or
+    /// `"trunk"` (its name). None when the policy keeps no counters or the key is untracked.
+    #[pyo3(signature = (key, kind="caller", *, now=None))]
+    fn counters<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+        kind: &str,
+        now: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Option<Bound<'py, PyDict>>> {
+        use crate::velocity::Key;
+        let k = match kind {
+            "caller" => {
+                let raw = text(py, "key", Some(key))?;
+                match self.inner.normalize(&raw, Ingress::National) {
+                    Ok(n) => Key::caller(n.value()),
+                    Err(_) => return Ok(None),
+                }
+            }
+            "destination" => Key::destination(key.extract::<u64>().map_err(|_| {
+                type_error(
+                    py,
+                    "key",
+                    "a country code (int) for kind='destination'",
+                    key,
+                )
+            })?),
+            "trunk" => Key::trunk(&text(py, "key", Some(key))?),
+            other => {
+                return Err(value_error(
+                    py,
+                    "kind",
+                    format!("{} is not 'caller', 'destination' or 'trunk'", quote(other)),
+                ))
+            }
+        };
+        let now = seconds(py, "now", now, false)?.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64())
+        });
+        let Some(c) = self.inner.counters(k, now) else {
+            return Ok(None);
+        };
+        let d = PyDict::new(py);
+        d.set_item("calls_1s", c.calls_1s)?;
+        d.set_item("calls_1m", c.calls_1m)?;
+        d.set_item("calls_window", c.calls_window)?;
+        d.set_item("distinct_callees", c.distinct_callees)?;
+        d.set_item("short_calls", c.short_calls)?;
+        d.set_item("known_durations", c.known_durations)?;
+        let share = (c.known_durations > 0)
+            .then(|| f64::from(c.short_calls) / f64::from(c.known_durations));
+        d.set_item("short_share", share)?;
+        d.set_item("sequential", c.sequential)?;
+        d.set_item("repeat_callee", c.repeat_callee)?;
+        Ok(Some(d))
     }
 
     /// The home region's ISO code.

@@ -31,7 +31,7 @@ use plan::*;
 use policy::*;
 use pyo3::exceptions::PyKeyError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyString, PyTuple, PyType};
+use pyo3::types::{IntoPyDict, PyBool, PyBytes, PyDict, PyFloat, PyInt, PyString, PyTuple, PyType};
 use pyo3::{intern, IntoPyObjectExt};
 use std::borrow::Cow;
 use std::path::PathBuf;

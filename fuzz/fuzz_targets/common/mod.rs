@@ -57,7 +57,7 @@ const INTERESTING: [u64; 24] = [
     u64::MAX - 7,
     0x3F1A_36E2_EB1C_432D, // 1e-4 as f64 bits
     0x3FF0_0000_0000_0000, // 1.0
-    0x3600_0000_0000_0000, // about 1.1e-48: a valid fpr that sizes a gigantic filter
+    0x3662_44CE_242C_5561, // 1e-46: a valid fpr that sizes a filter of many GB
 ];
 
 /// Applies an edit script to `base`. The script is read five bytes at a time,
