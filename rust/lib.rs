@@ -32,6 +32,7 @@
 
 pub mod bloom;
 pub mod call;
+pub mod cdr;
 pub mod engine;
 pub mod error;
 pub mod exact;

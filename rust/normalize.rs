@@ -128,7 +128,7 @@ impl Digits {
 }
 
 /// The home dialling plan: the home territory and the prefixes that mean "international".
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct DialPlan {
     region: Region,
     home: (usize, usize),

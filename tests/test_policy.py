@@ -278,3 +278,47 @@ def test_readme_documents_every_feature():
     table = readme.split("<!-- features -->")[1].split("<!-- /features -->")[0]
     for name in POLICY_FEATURES:
         assert f"`{name.replace('*.', 'N.')}`" in table, name
+
+
+DAY = 1_795_932_000  # 2026-11-29 06:00 UTC, 11:00 in Almaty
+NIGHT = DAY + 13 * 3600  # 00:00 in Almaty
+
+
+def _stream(engine, caller, callees, start, step, **fields):
+    out = []
+    for i, callee in enumerate(callees):
+        call = {"caller": caller, "callee": callee, "ingress": "national", **fields}
+        out.append(engine.score({**call, "timestamp": start + i * step}))
+    return out
+
+
+def test_default_velocity_rules_catch_bursts_and_spare_busy_subscribers():
+    engine = fraudcore.Engine.default()
+    # A robocaller: 60 different subscribers in one minute.
+    callees = [f"+7701{(i * 7_919_191) % 10**7:07d}" for i in range(60)]
+    v = _stream(engine, "+77051112200", callees, DAY, 1.0)
+    assert [x.action for x in v[:19]] == ["allow"] * 19
+    assert v[19].action == "flag" and v[19].reasons == ("robocall_burst",)
+    assert v[59].action == "block" and v[59].reasons[0] == "robocall_burst_critical"
+    # Dialling through a number block.
+    v = _stream(engine, "+77051112201", [f"+7727212345{i}" for i in range(10)], DAY, 30.0)
+    assert [x.action for x in v] == ["allow"] * 8 + ["flag"] * 2
+    assert "sequential_dialling" in v[8].reasons
+    # A one-ring campaign from abroad (a CLI on no list and in no high-risk range).
+    v = _stream(
+        engine, "+442071838700", callees[:10], DAY, 3.0, ingress="international", attestation="A"
+    )
+    assert v[8].action == "allow" and v[9].reasons == ("wangiri_burst",)
+    # A hacked PBX pumping calls to Cuba: by day from the 20th call in the window, at night
+    # from the 5th.
+    v = _stream(engine, "+77172555000", ["0053 78123456"] * 20, DAY, 60.0)
+    assert [x.action for x in v] == ["flag"] * 19 + ["block"]
+    assert v[19].reasons[0] == "irsf_pumping"
+    v = _stream(engine, "+77172555001", ["+449098790000"] * 5, NIGHT, 60.0)
+    assert [x.action for x in v] == ["flag"] * 4 + ["block"]
+    assert v[4].reasons[0] == "irsf_pumping_night"
+    # A busy subscriber: 12 calls in an hour to three numbers.
+    friends = ["+77011234567", "+77272123456", "+77172123456"] * 4
+    v = _stream(engine, "+77051112202", friends, DAY, 300.0)
+    assert {x.action for x in v} == {"allow"}
+    assert engine.counters("+77051112202", now=DAY + 3300)["calls_window"] == 12

@@ -44,6 +44,7 @@ fn engine() -> Engine {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("python/fraudcore/data/default_policy.toml");
     Engine::new(Policy::from_file(&path, Arc::new(plan)).expect("bundled policy loads"))
+        .expect("engine starts")
 }
 
 fn bench(c: &mut Criterion) {

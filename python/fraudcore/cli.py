@@ -154,6 +154,56 @@ def _list_merge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _engine_for(args: argparse.Namespace) -> Engine:
+    policy = Policy.from_file(args.policy) if args.policy else Policy.default()
+    if getattr(args, "observe", False):
+        policy = policy.with_mode("observe")
+    return Engine(policy)
+
+
+def _print_summary(summary: dict, seconds: float, out=sys.stderr) -> None:
+    """The end-of-run table: calls by action, top reasons, malformed rows, throughput."""
+    rows = summary["rows"]
+    scored = max(rows - summary["malformed"], 1)
+    print(
+        f"\n{rows:,} calls in {seconds:.2f} s ({rows / max(seconds, 1e-9):,.0f} calls/s)", file=out
+    )
+    for action in ("allow", "flag", "block"):
+        n = summary["actions"][action]
+        print(f"  {action:<6} {n:>12,}  {100 * n / scored:5.1f} %", file=out)
+    top = sorted(summary["reasons"].items(), key=lambda kv: -kv[1])[:10]
+    if top:
+        print("top reasons:", file=out)
+        for reason, n in top:
+            print(f"  {reason:<32} {n:>12,}", file=out)
+    if summary["malformed"]:
+        print(
+            f"{summary['malformed']:,} malformed rows (written with reason malformed:FIELD):",
+            file=out,
+        )
+        for line, message in summary["first_malformed"]:
+            print(f"  line {line}: {message}", file=out)
+
+
+def _score(args: argparse.Namespace) -> int:
+    engine = _engine_for(args)
+    output = args.output or "-"
+    if output == "-":
+        sys.stdout.flush()
+    progress = _progress_bar("scoring") if args.input != "-" else None
+    started = time.perf_counter()
+    summary = engine.score_csv(
+        args.input,
+        output,
+        strict=args.strict,
+        progress=(lambda done, total: progress(done, total or done)) if progress else None,
+    )
+    if progress:
+        print(file=sys.stderr)
+    _print_summary(summary, time.perf_counter() - started)
+    return 0
+
+
 def _check_policy(args: argparse.Namespace) -> int:
     policy = Policy.from_file(args.file)
     print(policy.summary(), end="")
@@ -200,6 +250,20 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--calls", help="a CDR CSV to score instead of the bundled examples")
     demo.add_argument("--policy", help="a policy file (default: the bundled default policy)")
     demo.set_defaults(run=_demo)
+    score = sub.add_parser(
+        "score",
+        help="score a CDR CSV file (or - for stdin) into a CSV with action, score, reasons",
+        description="Streams IN (a CDR CSV with a header; '-' reads stdin) through the policy and "
+        "writes the input columns plus action, score and reasons to OUT (default stdout). "
+        "Exit codes: 0 done (malformed rows are reported and counted), 1 error (bad file, "
+        "policy, or a malformed row under --strict), 2 usage.",
+    )
+    score.add_argument("input")
+    score.add_argument("-o", "--output", help="output CSV (default: stdout)")
+    score.add_argument("--policy", help="a policy file (default: the bundled default policy)")
+    score.add_argument("--observe", action="store_true", help="run the policy in observe mode")
+    score.add_argument("--strict", action="store_true", help="stop at the first malformed row")
+    score.set_defaults(run=_score)
     check = sub.add_parser("check-policy", help="validate a policy file and summarise its rules")
     check.add_argument("file")
     check.set_defaults(run=_check_policy)

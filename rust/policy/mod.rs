@@ -89,7 +89,7 @@ pub struct Rule {
 }
 
 /// A loaded, validated and compiled policy. Immutable; engines share it behind an `Arc`.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Policy {
     pub(crate) source_name: String,
     pub(crate) plan: Arc<NumberingPlan>,
@@ -188,6 +188,14 @@ impl Policy {
     /// `enforce` or `observe`.
     pub fn mode(&self) -> Mode {
         self.mode
+    }
+
+    /// The same policy in another mode (e.g. to replay traffic in observe mode).
+    pub fn with_mode(&self, mode: Mode) -> Policy {
+        Policy {
+            mode,
+            ..self.clone()
+        }
     }
 
     /// Flag and block score thresholds.

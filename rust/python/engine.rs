@@ -63,6 +63,63 @@ impl PyEngine {
         Ok(PyVerdict { inner })
     }
 
+    /// Scores an iterable of calls (dicts, Mappings or `fraudcore.Call`s) in order; the
+    /// scoring itself runs without the GIL, so other Python threads (and another
+    /// `score_many`) run meanwhile. A bad call raises, naming its index.
+    fn score_many(&self, py: Python<'_>, calls: &Bound<'_, PyAny>) -> PyResult<Vec<PyVerdict>> {
+        let mut owned: Vec<PyCall> = Vec::new();
+        let mut given: Vec<Py<PyCall>> = Vec::new();
+        // Which source each position uses: a converted dict (true) or a Call object (false).
+        let mut order: Vec<bool> = Vec::new();
+        for (i, item) in calls.try_iter()?.enumerate() {
+            let item = item?;
+            if let Ok(c) = item.cast::<PyCall>() {
+                given.push(c.clone().unbind());
+                order.push(false);
+            } else {
+                let call = owned_call(py, &item).map_err(|e| at_index(py, e, i))?;
+                owned.push(call);
+                order.push(true);
+            }
+        }
+        let engine = &self.inner;
+        let given_refs: Vec<&PyCall> = given.iter().map(|c| c.get()).collect();
+        let verdicts = py.detach(|| {
+            let (mut a, mut b) = (owned.iter(), given_refs.iter());
+            order
+                .iter()
+                .filter_map(|&dict| {
+                    let call = if dict {
+                        a.next()?.as_call()
+                    } else {
+                        b.next()?.as_call()
+                    };
+                    Some(engine.score(&call))
+                })
+                .collect::<Vec<_>>()
+        });
+        Ok(verdicts
+            .into_iter()
+            .map(|inner| PyVerdict { inner })
+            .collect())
+    }
+
+    /// Scores a CDR CSV file into another (`"-"` for stdin/stdout) as a stream, without the
+    /// GIL: the input columns plus `action`, `score`, `reasons`. Returns a summary dict (rows,
+    /// malformed rows and the first ten with their line numbers, actions, reasons, bytes).
+    /// `progress(bytes_read, total_bytes_or_None)` is called every 65,536 rows.
+    #[pyo3(signature = (input, output, *, strict=false, progress=None))]
+    fn score_csv<'py>(
+        &self,
+        py: Python<'py>,
+        input: PathBuf,
+        output: PathBuf,
+        strict: bool,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        score_csv_file(py, &self.inner, input, output, strict, progress)
+    }
+
     /// E.164 form of a raw number read on `ingress`, or None if it is not a number.
     #[pyo3(signature = (raw, ingress="national"))]
     fn normalize(

@@ -6,6 +6,15 @@ use super::*;
 /// Longest slice of a bad value quoted back in an error message.
 pub(super) const QUOTE_MAX: usize = 40;
 
+/// The same error, its message prefixed with `calls[i]: `.
+pub(super) fn at_index(py: Python<'_>, e: PyErr, i: usize) -> PyErr {
+    let message = format!("calls[{i}]: {}", e.value(py));
+    match e.get_type(py).call1((message,)) {
+        Ok(v) => PyErr::from_value(v),
+        Err(_) => e,
+    }
+}
+
 pub(super) fn error_type<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyType>> {
     Ok(py
         .import("fraudcore._errors")?

@@ -204,6 +204,38 @@ pub(super) fn score_mapping<'py>(
     Ok(engine.score(&call))
 }
 
+/// A call read from a dict or Mapping into owned fields (for batch scoring without the GIL).
+pub(super) fn owned_call<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>) -> PyResult<PyCall> {
+    let dict = obj.cast::<PyDict>().ok();
+    if dict.is_none() && !obj.hasattr(intern!(py, "keys"))? {
+        return Err(type_error(
+            py,
+            "call",
+            "a dict, a Mapping or fraudcore.Call",
+            obj,
+        ));
+    }
+    let get = |key: &Bound<'py, PyString>| field(py, dict, obj, key);
+    let network_v = get(intern!(py, "network_number"))?;
+    let network = text(py, "network_number", network_v.as_ref())?;
+    Ok(PyCall {
+        timestamp: seconds(
+            py,
+            "timestamp",
+            get(intern!(py, "timestamp"))?.as_ref(),
+            false,
+        )?,
+        caller: text(py, "caller", get(intern!(py, "caller"))?.as_ref())?.into_owned(),
+        callee: text(py, "callee", get(intern!(py, "callee"))?.as_ref())?.into_owned(),
+        ingress: ingress(py, get(intern!(py, "ingress"))?.as_ref())?,
+        roaming: roaming(py, get(intern!(py, "roaming"))?.as_ref())?,
+        attestation: attestation(py, get(intern!(py, "attestation"))?.as_ref())?,
+        duration: seconds(py, "duration", get(intern!(py, "duration"))?.as_ref(), true)?,
+        trunk: text(py, "trunk", get(intern!(py, "trunk"))?.as_ref())?.into_owned(),
+        network_number: (!network.is_empty()).then(|| network.into_owned()),
+    })
+}
+
 /// An E.164 key for list operations: an `int` (the digits) or a `str` (`+` optional,
 /// separators allowed). `None` if it is no E.164 number.
 pub(super) fn list_key(v: &Bound<'_, PyAny>) -> Option<u64> {

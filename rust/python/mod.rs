@@ -3,6 +3,7 @@
 //! Every core error becomes one `fraudcore.FraudcoreError` subclass in `errors`; call fields
 //! are converted once (`fields`); each Python class has its own file.
 
+mod batch;
 mod call;
 mod engine;
 mod errors;
@@ -22,6 +23,7 @@ use crate::numplan::NumberingPlan as CorePlan;
 use crate::policy::Policy;
 use crate::verdict::{NumberInfo as CoreInfo, ReasonId, Verdict as CoreVerdict};
 use crate::Error;
+use batch::*;
 use call::*;
 use engine::*;
 use errors::*;

@@ -171,6 +171,24 @@ impl PyPolicy {
             .collect()
     }
 
+    /// The same policy in `mode` (`"enforce"` or `"observe"`).
+    fn with_mode(&self, py: Python<'_>, mode: &str) -> PyResult<Self> {
+        let mode = match mode {
+            "enforce" => crate::policy::Mode::Enforce,
+            "observe" => crate::policy::Mode::Observe,
+            other => {
+                return Err(value_error(
+                    py,
+                    "mode",
+                    format!("{} is not 'enforce' or 'observe'", quote(other)),
+                ))
+            }
+        };
+        Ok(PyPolicy {
+            inner: Arc::new(self.inner.with_mode(mode)),
+        })
+    }
+
     /// A human-readable summary: settings, lists and rules.
     fn summary(&self) -> String {
         self.inner.summary()

@@ -1,0 +1,93 @@
+//! Batch scoring from Python: CDR CSV files streamed through Rust without the GIL.
+
+use super::*;
+use crate::cdr::{score_csv, CsvSummary};
+use std::io::{BufReader, BufWriter, Write};
+
+fn open_input(path: &std::path::Path) -> crate::Result<(Box<dyn std::io::Read>, Option<u64>)> {
+    if path.as_os_str() == "-" {
+        return Ok((Box::new(std::io::stdin().lock()), None));
+    }
+    let file = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let size = file.metadata().ok().map(|m| m.len());
+    Ok((Box::new(BufReader::with_capacity(1 << 20, file)), size))
+}
+
+fn open_output(path: &std::path::Path) -> crate::Result<Box<dyn Write>> {
+    if path.as_os_str() == "-" {
+        return Ok(Box::new(BufWriter::with_capacity(
+            1 << 20,
+            std::io::stdout().lock(),
+        )));
+    }
+    let file = std::fs::File::create(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(Box::new(BufWriter::with_capacity(1 << 20, file)))
+}
+
+pub(super) fn summary_dict<'py>(py: Python<'py>, s: &CsvSummary) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("rows", s.rows)?;
+    d.set_item("malformed", s.malformed)?;
+    let first: Vec<(u64, &str)> = s
+        .first_malformed
+        .iter()
+        .map(|m| (m.line, m.message.as_str()))
+        .collect();
+    d.set_item("first_malformed", first)?;
+    let a = PyDict::new(py);
+    for (name, n) in ["allow", "flag", "block"].into_iter().zip(s.actions) {
+        a.set_item(name, n)?;
+    }
+    d.set_item("actions", a)?;
+    d.set_item(
+        "reasons",
+        s.reasons
+            .clone()
+            .into_iter()
+            .collect::<Vec<_>>()
+            .into_py_dict(py)?,
+    )?;
+    d.set_item("bytes", s.bytes)?;
+    Ok(d)
+}
+
+/// Scores a CDR CSV file (`"-"`: stdin) into another (`"-"`: stdout); see `rust/cdr.rs`.
+pub(super) fn score_csv_file<'py>(
+    py: Python<'py>,
+    engine: &CoreEngine,
+    input: PathBuf,
+    output: PathBuf,
+    strict: bool,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let failed: std::sync::Mutex<Option<PyErr>> = std::sync::Mutex::new(None);
+    let source = input.display().to_string();
+    let result = py.detach(|| -> crate::Result<CsvSummary> {
+        let (reader, total) = open_input(&input)?;
+        let writer = open_output(&output)?;
+        let report = |done: u64| {
+            if let Some(cb) = &progress {
+                Python::attach(|py| {
+                    if let Err(e) = cb.call1(py, (done, total)) {
+                        failed
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .get_or_insert(e);
+                    }
+                });
+            }
+        };
+        score_csv(engine, reader, writer, &source, strict, Some(&report))
+    });
+    if let Some(e) = failed.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        return Err(e);
+    }
+    let summary = result.map_err(|e| to_py_err(py, e))?;
+    summary_dict(py, &summary)
+}
