@@ -668,8 +668,15 @@ mod tests {
     #[test]
     fn catalogue_names_resolve() {
         for name in all_names() {
-            assert!(lookup(&name).is_some(), "{name}");
+            assert!(
+                lookup(&name).is_some() || lookup_velocity(&name).is_some(),
+                "{name}"
+            );
         }
+        assert_eq!(
+            lookup_velocity("trunk.calls_1m").map(|f| f.0),
+            Some(Feature::Velocity(KeyKind::Trunk, Counter::Calls1m))
+        );
         assert_eq!(
             lookup("callee.region").map(|f| f.0),
             Some(Feature::Number(Who::Callee, NumberField::Region))
