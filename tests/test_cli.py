@@ -8,10 +8,28 @@ import sys
 from fraudcore.cli import main
 
 
-def test_demo_scores_the_bundled_calls(capsys):
-    assert main(["demo"]) == 0
+def test_demo_simulates_scores_and_summarises(capsys):
+    assert main(["demo", "-n", "20000"]) == 0
     out = capsys.readouterr().out
-    assert "spoofed_home_cli" in out and "14 calls: 7 allow, 1 flag, 6 block." in out
+    assert "20,000 calls (simulated)" in out and "calls/s" in out
+    assert "spoofed_home_cli" in out and "robocall_burst" in out
+    assert "detection rate: 100.0 %" in out and "false-positive rate: 0.00 %" in out
+
+
+def test_demo_scores_a_labelled_file(capsys, tmp_path):
+    from fraudcore import _data
+
+    assert main(["demo", "--calls", _data.data_path("examples.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "14 calls (from" in out and "spoofed_home_cli" in out
+
+
+def test_simulate_writes_csv_and_list_files(tmp_path, capsys):
+    out = tmp_path / "sim.csv"
+    assert main(["simulate", "-n", "500", "-o", str(out), "--lists", str(tmp_path / "l")]) == 0
+    lines = out.read_text().splitlines()
+    assert len(lines) == 501 and lines[0].startswith("timestamp,caller,callee,ingress")
+    assert (tmp_path / "l" / "dno.txt").read_text().startswith("+7")
 
 
 def test_normalize_and_classify(capsys):

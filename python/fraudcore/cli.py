@@ -10,7 +10,6 @@ from collections import Counter
 from typing import List, Optional, Sequence
 
 from . import __version__
-from ._data import data_path
 from ._engine import Engine
 from ._errors import FraudcoreError
 from ._fraudcore import NumberList, Policy
@@ -34,26 +33,103 @@ def _read_examples(path: str) -> List[dict]:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    """Simulates a busy period, scores it with the default policy, prints what was caught."""
+    from . import _simulate
+
     started = time.perf_counter()
     engine = Engine(args.policy)
+    if args.calls:
+        rows = _read_examples(args.calls)
+        calls = [{k: v for k, v in row.items() if k in _CALL_FIELDS and v} for row in rows]
+        labels = [(row.get("scenario") or "-", row.get("expected") or "") for row in rows]
+    else:
+        world = _simulate.world(args.seed)
+        world.apply(engine)
+        calls, labels = [], []
+        for call in _simulate.simulate(args.n, seed=args.seed, world=world):
+            labels.append((call.pop("scenario"), call.pop("expected")))
+            calls.append(call)
     ready = time.perf_counter()
-    rows = _read_examples(args.calls or data_path("examples.csv"))
-    calls = [{k: row.get(k) for k in _CALL_FIELDS if row.get(k) not in (None, "")} for row in rows]
-    verdicts = [engine.score(call) for call in calls]
-    print(f"fraudcore {__version__} · {engine.plan.source} · home {engine.home_region}")
-    print(f"{'action':<6} {'score':>5}  {'caller':<20} {'ingress':<13} {'caller is':<14} reasons")
-    for row, verdict in zip(rows, verdicts):
-        who = verdict.caller
-        where = f"{who.region or '?'} {who.type}" if who.e164 else f"({who.invalid_reason})"
+    verdicts = engine.score_many(calls)
+    took = time.perf_counter() - ready
+    policy = engine.policy
+    print(f"fraudcore {__version__} · {engine.plan.source} · policy {policy.source}")
+    print(
+        f"{len(calls):,} calls ({'from ' + args.calls if args.calls else 'simulated'}), "
+        f"scored in {took:.2f} s: {len(calls) / max(took, 1e-9):,.0f} calls/s "
+        f"(set-up {ready - started:.2f} s)\n"
+    )
+    _demo_examples(calls, labels, verdicts)
+    _demo_table(labels, verdicts)
+    return 0
+
+
+def _demo_examples(calls, labels, verdicts) -> None:
+    """One example call per scenario."""
+    print(f"{'action':<6} {'score':>5}  {'caller':<16} {'ingress':<13} {'scenario':<24} reasons")
+    seen = set()
+    for call, (scenario, _), v in zip(calls, labels, verdicts):
+        if scenario in seen:
+            continue
+        seen.add(scenario)
+        caller = str(call.get("caller") or "")[:16]
         print(
-            f"{verdict.action:<6} {verdict.score:>5.2f}  {row['caller'][:20]:<20} "
-            f"{row['ingress']:<13} {where[:14]:<14} {', '.join(verdict.reasons) or '-'}"
+            f"{v.action:<6} {v.score:>5.2f}  {caller:<16} {call['ingress']:<13} "
+            f"{scenario[:24]:<24} {', '.join(v.reasons[:3]) or '-'}"
         )
-        if row.get("scenario"):
-            print(f"{'':14}└ {row['scenario']}")
-    counts = Counter(v.action for v in verdicts)
-    summary = ", ".join(f"{counts.get(a, 0)} {a}" for a in ("allow", "flag", "block"))
-    print(f"\n{len(verdicts)} calls: {summary}. Engine ready in {ready - started:.2f} s.")
+
+
+def _demo_table(labels, verdicts) -> None:
+    """Per scenario: calls, the share scored as labelled, the actions taken. Each call carries
+    its own expected action (a burst is only recognisable from its 20th call or so)."""
+    by: dict = {}
+    should_catch = caught = legit = false_pos = 0
+    for (scenario, expected), v in zip(labels, verdicts):
+        row = by.setdefault(scenario, [0, 0, Counter()])
+        row[0] += 1
+        row[1] += v.action == expected
+        row[2][v.action] += 1
+        if expected == "allow":
+            legit += 1
+            false_pos += v.action != "allow"
+        elif expected:
+            should_catch += 1
+            caught += v.action != "allow"
+    print(f"\n{'scenario':<26} {'calls':>8} {'as labelled':>12}   allow   flag  block")
+    for scenario, (n, right, counts) in by.items():
+        shown = f"{100 * right / n:11.1f}%" if any(e for s, e in labels if s == scenario) else "-"
+        print(
+            f"{scenario[:26]:<26} {n:>8,} {shown:>12}  "
+            f"{counts['allow']:>6} {counts['flag']:>6} {counts['block']:>6}"
+        )
+    if should_catch:
+        print(
+            f"\ndetection rate: {100 * caught / should_catch:.1f} % of {should_catch:,} calls "
+            "the policy should catch were flagged or blocked"
+        )
+    if legit:
+        print(f"false-positive rate: {100 * false_pos / legit:.2f} % of {legit:,} legitimate calls")
+
+
+def _simulate_cmd(args: argparse.Namespace) -> int:
+    from . import _simulate
+
+    out = open(args.output, "w", newline="", encoding="utf-8") if args.output else sys.stdout
+    try:
+        n = _simulate.write_csv(_simulate.simulate(args.n, seed=args.seed, rate=args.rate), out)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    print(f"{n:,} calls written", file=sys.stderr)
+    if args.lists:
+        import os
+
+        world = _simulate.world(args.seed)
+        os.makedirs(args.lists, exist_ok=True)
+        for name in ("dno", "blocklist", "partner", "allowlist"):
+            with open(os.path.join(args.lists, f"{name}.txt"), "w", encoding="utf-8") as f:
+                f.writelines(f"+{n}\n" for n in getattr(world, name))
+        print(f"list files for the simulated world written to {args.lists}/", file=sys.stderr)
     return 0
 
 
@@ -246,8 +322,12 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fraudcore", description="CLI-spoofing and fraud scoring.")
     p.add_argument("--version", action="version", version=f"fraudcore {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="score the bundled example calls with the default engine")
-    demo.add_argument("--calls", help="a CDR CSV to score instead of the bundled examples")
+    demo = sub.add_parser(
+        "demo", help="simulate a busy period, score it with the default policy, show the catch"
+    )
+    demo.add_argument("--calls", help="a labelled CDR CSV to score instead of simulated traffic")
+    demo.add_argument("-n", type=int, default=100_000, help="simulated calls (default 100,000)")
+    demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--policy", help="a policy file (default: the bundled default policy)")
     demo.set_defaults(run=_demo)
     score = sub.add_parser(
@@ -264,6 +344,15 @@ def _parser() -> argparse.ArgumentParser:
     score.add_argument("--observe", action="store_true", help="run the policy in observe mode")
     score.add_argument("--strict", action="store_true", help="stop at the first malformed row")
     score.set_defaults(run=_score)
+    sim = sub.add_parser(
+        "simulate", help="write labelled simulated traffic (CDR CSV with scenario, expected)"
+    )
+    sim.add_argument("-n", type=int, default=100_000, help="calls (default 100,000)")
+    sim.add_argument("-o", "--output", help="output CSV (default: stdout)")
+    sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument("--rate", type=float, default=500.0, help="calls per second of traffic")
+    sim.add_argument("--lists", help="also write the world's list files into this folder")
+    sim.set_defaults(run=_simulate_cmd)
     check = sub.add_parser("check-policy", help="validate a policy file and summarise its rules")
     check.add_argument("file")
     check.set_defaults(run=_check_policy)
