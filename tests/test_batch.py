@@ -220,3 +220,65 @@ def test_score_many_equals_score_and_names_the_bad_index():
         one.score_many([calls[0], calls[0], {**calls[0], "roaming": "maybe"}])
     with pytest.raises(fraudcore.InvalidTypeError, match=r"calls\[0\]: call"):
         one.score_many([42])
+
+
+def test_score_table_accepts_pyarrow_polars_and_pandas():
+    pa = pytest.importorskip("pyarrow")
+    pl = pytest.importorskip("polars")
+    pd = pytest.importorskip("pandas")
+    data = {
+        "Caller": ["+77011234567", "+79161234567", None, "x", "+77011234567"],
+        "callee": ["87272123456"] * 5,
+        "ingress": ["international", "international", "national", "mars", "national"],
+        "roaming": [None, False, True, None, None],
+        "duration": [None, 3.0, None, 1.0, 2.5],
+        "timestamp": [1_795_932_000 + i for i in range(5)],
+        "extra": list("abcde"),
+    }
+    engine = fraudcore.Engine.default()
+    want = {
+        "action": ["block", "allow", "block", None, "allow"],
+        "reasons": [
+            "spoofed_home_cli;weak_attestation",
+            "weak_attestation",
+            "invalid_cli",
+            "malformed:ingress",
+            "",
+        ],
+    }
+    for table in (
+        pa.table(data),
+        pl.DataFrame(data),
+        pd.DataFrame(data),
+        pa.table(data).to_batches()[0],
+        pl.DataFrame(data).lazy().collect(),
+    ):
+        out = engine.score_table(table).to_pydict()
+        assert {k: out[k] for k in want} == want, type(table)
+        assert out["score"][0] == pytest.approx(0.955) and out["score"][3] is None
+    # String views (polars' own strings), dictionary-encoded text, a sliced table.
+    t = pa.table(data)
+    sliced = engine.score_table(t.slice(1, 3)).to_pydict()
+    assert sliced["action"] == want["action"][1:4]
+    cat = pd.DataFrame(data).astype({"ingress": "category"})
+    assert engine.score_table(cat).to_pydict()["action"] == want["action"]
+    with pytest.raises(fraudcore.InvalidValueError, match="no 'ingress' column"):
+        engine.score_table(pa.table({"caller": ["1"], "callee": ["2"]}))
+    with pytest.raises(fraudcore.InvalidTypeError, match="table"):
+        engine.score_table([1, 2, 3])
+
+
+def test_score_table_equals_score_on_simulated_traffic():
+    pa = pytest.importorskip("pyarrow")
+    from fraudcore import _simulate
+
+    calls = list(_simulate.simulate(5000, seed=5))
+    table = pa.Table.from_pylist(calls)
+    a, b = fraudcore.Engine.default(), fraudcore.Engine.default()
+    _simulate.world(0).apply(a)
+    _simulate.world(0).apply(b)
+    out = a.score_table(table).to_pydict()
+    fields = set(HEADER.split(","))
+    live_v = [b.score({k: v for k, v in c.items() if k in fields}) for c in calls]
+    assert out["action"] == [v.action for v in live_v]
+    assert out["reasons"] == [";".join(v.reasons) for v in live_v]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ._fraudcore import Engine as _RustEngine
 
 __all__ = ["Engine"]
@@ -16,6 +18,16 @@ class Engine(_RustEngine):
     """
 
     __slots__ = ()
+
+    def score_table(self, table: Any, *, threads: int = 2):
+        """Scores every row of a pandas, polars or pyarrow table (columns named as the call
+        fields) without the GIL; returns a `pyarrow.Table` of `action`, `score`, `reasons` in
+        row order. Needs pyarrow (`pip install 'fraudcore[arrow]'`). A row whose fields do not
+        parse gets a null action and score and the reason `malformed:FIELD`. Rows run on
+        `threads` threads unless the policy keeps velocity counters (then in row order)."""
+        from ._table import score_table
+
+        return score_table(self, table, threads)
 
     @classmethod
     def default(cls) -> "Engine":

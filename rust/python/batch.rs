@@ -91,3 +91,89 @@ pub(super) fn score_csv_file<'py>(
     let summary = result.map_err(|e| to_py_err(py, e))?;
     summary_dict(py, &summary)
 }
+
+type Bytes = pyo3::pybacked::PyBackedBytes;
+
+/// A `bytes` object holding an Arrow buffer, used in place (also while the GIL is released:
+/// `bytes` are immutable).
+fn buffer(_py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Bytes> {
+    Ok(obj.extract::<Bytes>()?)
+}
+
+fn validity(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Option<Bytes>> {
+    if obj.is_none() {
+        Ok(None)
+    } else {
+        buffer(py, obj).map(Some)
+    }
+}
+
+/// One column spec from `fraudcore._table`: None, `("text", offsets, data, validity, offset)`
+/// or `("float", values, validity, offset)`.
+fn column(py: Python<'_>, spec: &Bound<'_, PyAny>) -> PyResult<crate::cdr::FieldColumn<Bytes>> {
+    use crate::cdr::FieldColumn;
+    if spec.is_none() {
+        return Ok(FieldColumn::Missing);
+    }
+    let kind: String = spec.get_item(0)?.extract()?;
+    match kind.as_str() {
+        "text" => Ok(FieldColumn::Text {
+            offsets: buffer(py, &spec.get_item(1)?)?,
+            data: buffer(py, &spec.get_item(2)?)?,
+            validity: validity(py, &spec.get_item(3)?)?,
+            offset: spec.get_item(4)?.extract()?,
+        }),
+        "float" => Ok(FieldColumn::Float {
+            values: buffer(py, &spec.get_item(1)?)?,
+            validity: validity(py, &spec.get_item(2)?)?,
+            offset: spec.get_item(3)?.extract()?,
+        }),
+        other => Err(value_error(
+            py,
+            "columns",
+            format!("unknown column kind {}", quote(other)),
+        )),
+    }
+}
+
+/// Result buffers of a columnar scoring: actions (u8 codes), scores (f64 LE), reason offsets
+/// (i64 LE), reasons (UTF-8), malformed count, first malformed rows.
+pub(super) type ColumnsOut = (
+    Vec<u8>,
+    Vec<u8>,
+    Vec<u8>,
+    Vec<u8>,
+    u64,
+    Vec<(usize, String)>,
+);
+
+pub(super) fn score_column_specs(
+    py: Python<'_>,
+    engine: &CoreEngine,
+    rows: usize,
+    specs: &Bound<'_, PyAny>,
+    threads: usize,
+) -> PyResult<ColumnsOut> {
+    let mut cols: Vec<crate::cdr::FieldColumn<Bytes>> = Vec::with_capacity(9);
+    for i in 0..9 {
+        cols.push(column(py, &specs.get_item(i)?)?);
+    }
+    let cols: [crate::cdr::FieldColumn<Bytes>; 9] = cols
+        .try_into()
+        .map_err(|_| value_error(py, "columns", "nine column specs expected".into()))?;
+    let out = py.detach(|| crate::cdr::score_columns(engine, &cols, rows, threads));
+    let scores: Vec<u8> = out.scores.iter().flat_map(|s| s.to_le_bytes()).collect();
+    let offsets: Vec<u8> = out
+        .reason_offsets
+        .iter()
+        .flat_map(|o| o.to_le_bytes())
+        .collect();
+    Ok((
+        out.actions,
+        scores,
+        offsets,
+        out.reasons,
+        out.malformed,
+        out.first_malformed,
+    ))
+}

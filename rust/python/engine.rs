@@ -120,6 +120,28 @@ impl PyEngine {
         score_csv_file(py, &self.inner, input, output, strict, progress)
     }
 
+    /// Scores call-field columns given as Arrow buffers (see `fraudcore._table`, which
+    /// `Engine.score_table` wraps); returns the result buffers.
+    #[pyo3(signature = (rows, columns, threads=2))]
+    fn _score_columns(
+        &self,
+        py: Python<'_>,
+        rows: usize,
+        columns: &Bound<'_, PyAny>,
+        threads: usize,
+    ) -> PyResult<(
+        Py<PyBytes>,
+        Py<PyBytes>,
+        Py<PyBytes>,
+        Py<PyBytes>,
+        u64,
+        Vec<(usize, String)>,
+    )> {
+        let (a, s, o, r, n, m) = score_column_specs(py, &self.inner, rows, columns, threads)?;
+        let b = |v: Vec<u8>| PyBytes::new(py, &v).unbind();
+        Ok((b(a), b(s), b(o), b(r), n, m))
+    }
+
     /// E.164 form of a raw number read on `ingress`, or None if it is not a number.
     #[pyo3(signature = (raw, ingress="national"))]
     fn normalize(
