@@ -138,6 +138,17 @@ fn column(py: Python<'_>, spec: &Bound<'_, PyAny>) -> PyResult<crate::cdr::Field
 
 /// Result buffers of a columnar scoring: actions (u8 codes), scores (f64 LE), reason offsets
 /// (i64 LE), reasons (UTF-8), malformed count, first malformed rows.
+/// [`ColumnsOut`] as Python objects.
+pub(super) type ColumnsPy = (
+    Py<PyBytes>,
+    Py<PyBytes>,
+    Py<PyBytes>,
+    Py<PyBytes>,
+    u64,
+    Vec<(usize, String)>,
+);
+
+/// Result buffers of a columnar scoring.
 pub(super) type ColumnsOut = (
     Vec<u8>,
     Vec<u8>,

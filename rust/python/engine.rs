@@ -129,14 +129,7 @@ impl PyEngine {
         rows: usize,
         columns: &Bound<'_, PyAny>,
         threads: usize,
-    ) -> PyResult<(
-        Py<PyBytes>,
-        Py<PyBytes>,
-        Py<PyBytes>,
-        Py<PyBytes>,
-        u64,
-        Vec<(usize, String)>,
-    )> {
+    ) -> PyResult<ColumnsPy> {
         let (a, s, o, r, n, m) = score_column_specs(py, &self.inner, rows, columns, threads)?;
         let b = |v: Vec<u8>| PyBytes::new(py, &v).unbind();
         Ok((b(a), b(s), b(o), b(r), n, m))
