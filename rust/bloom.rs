@@ -39,6 +39,10 @@
 //! | 1e-3 | 9  | 15.5     | 1.94      | 194 MB   | 14.4             |
 //! | 1e-4 | 12 | 21.9     | 2.74      | 274 MB   | 19.1             |
 //! | 1e-5 | 14 | 29.5     | 3.68      | 368 MB   | 23.9             |
+//! | 1e-9 | 22 | 79.1     | 9.89      | 989 MB   | 43.1             |
+//!
+//! 1e-9 is the floor ([`MIN_FPR`]): sizing refuses lower rates, and list files that carry
+//! one are refused as corrupt, so no header can ask for an unbounded filter.
 
 use crate::{Error, Result};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
@@ -53,6 +57,14 @@ const WORDS_PER_BLOCK: usize = BLOCK_BITS / 64;
 const MAX_K: u32 = 32;
 /// 2³⁶ blocks = 4 TiB: anything larger is a mistake, not a blocklist.
 const MAX_BLOCKS: u64 = 1 << 36;
+/// Smallest false-positive rate a filter may be sized for (9.9 bytes per key, k = 22).
+/// Lower rates buy nothing a list needs (an exact list never answers from the filter alone)
+/// and, taken from a hostile file, size filters of hundreds of gigabytes.
+pub const MIN_FPR: f64 = 1e-9;
+/// Most filter bits per key [`BloomParams::for_capacity`] hands out (16 bytes), rounded up to
+/// whole blocks: a bound on memory per key whatever the fpr. `MIN_FPR` needs 79 from a few
+/// hundred keys on (a handful of keys round up to one or two blocks).
+const MAX_BITS_PER_KEY: u64 = 128;
 /// Seed offset separating the bit-position hash from the block hash (the PCG multiplier).
 const BIT_SEED_XOR: u64 = 0x5851_F42D_4C95_7F2D;
 /// SplitMix64's increment: spreads successive bit words apart before mixing.
@@ -142,13 +154,14 @@ pub struct BloomParams {
 
 impl BloomParams {
     /// Smallest filter whose expected false-positive rate at `capacity` keys is <= `fpr`, with
-    /// `k` chosen optimally. Errors for `fpr` outside (0, 1) or a filter over 2³⁶ blocks; a
-    /// `capacity` of 0 gives one block.
+    /// `k` chosen optimally. Errors for `fpr` outside [`MIN_FPR`]..1 (1 excluded), a filter
+    /// over 2³⁶ blocks, or one over 128 bits per key (in whole blocks); a `capacity` of 0
+    /// gives one block.
     pub fn for_capacity(capacity: u64, fpr: f64, seed: u64) -> Result<BloomParams> {
-        if !(fpr > 0.0 && fpr < 1.0) {
+        if !(MIN_FPR..1.0).contains(&fpr) {
             return Err(Error::invalid(
                 "fpr",
-                format!("must be between 0 and 1 (exclusive), got {fpr}"),
+                format!("must be at least {MIN_FPR:e} and below 1, got {fpr}"),
             ));
         }
         if capacity == 0 {
@@ -165,8 +178,18 @@ impl BloomParams {
                 ),
             ));
         }
+        let per_key_cap = capacity
+            .saturating_mul(MAX_BITS_PER_KEY)
+            .div_ceil(BLOCK_BITS as u64)
+            .clamp(1, MAX_BLOCKS);
+        if best_k(per_key_cap, capacity).1 > fpr {
+            return Err(Error::invalid(
+                "fpr",
+                format!("{fpr} at {capacity} keys needs more than {MAX_BITS_PER_KEY} bits per key"),
+            ));
+        }
         // The best achievable fpr falls as blocks grow, so bisect for the smallest that fits.
-        let (mut lo, mut hi) = (1u64, MAX_BLOCKS);
+        let (mut lo, mut hi) = (1u64, per_key_cap);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             if best_k(mid, capacity).1 <= fpr {
@@ -501,6 +524,7 @@ mod tests {
             (1e-3, 9, 1.936),
             (1e-4, 12, 2.739),
             (1e-5, 14, 3.684),
+            (1e-9, 22, 9.887),
         ] {
             let p = BloomParams::for_capacity(100_000_000, fpr, 0).unwrap();
             assert_eq!(p.k, k, "fpr {fpr}");
@@ -535,6 +559,35 @@ mod tests {
         let p = BloomParams::for_capacity(0, 1e-3, 9).unwrap();
         assert_eq!((p.blocks, p.seed), (1, 9));
         assert!((1..=MAX_K).contains(&p.k));
+    }
+
+    /// Fuzz regression (list_file, compaction-allocates-for-tiny-fpr): a list file with fpr
+    /// 1e-46 made the next compaction size a filter of ~1 TB for 155 keys.
+    #[test]
+    fn for_capacity_refuses_fprs_below_the_floor() {
+        for fpr in [1e-46, 1e-10, MIN_FPR * 0.999, f64::MIN_POSITIVE, 5e-324] {
+            for capacity in [0, 155, 1_000_000] {
+                let err = BloomParams::for_capacity(capacity, fpr, 0).unwrap_err();
+                assert!(
+                    matches!(&err, Error::InvalidValue { field, .. } if field == "fpr"),
+                    "{fpr} at {capacity}: {err}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_floor_fits_the_per_key_cap_at_every_size() {
+        let capacities = (0..=600).chain([1_000, 4_097, 65_537, 1_000_000, 100_000_000]);
+        for capacity in capacities {
+            let p = BloomParams::for_capacity(capacity, MIN_FPR, 0).unwrap();
+            assert!(p.expected_fpr(capacity) <= MIN_FPR, "{capacity}");
+            let cap = (capacity * MAX_BITS_PER_KEY).div_ceil(BLOCK_BITS as u64);
+            assert!(p.blocks <= cap.max(1), "{capacity}: {} blocks", p.blocks);
+        }
+        let p = BloomParams::for_capacity(100_000_000, MIN_FPR, 0).unwrap();
+        assert_eq!(p.k, 22);
+        assert!((p.size_bytes() as f64 / 1e8 - 9.89).abs() < 0.01);
     }
 
     /// Sizes for 100k keys, inserts them and probes 1M absent ones: under a second per case in a

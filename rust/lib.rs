@@ -46,6 +46,7 @@ pub mod numtype;
 pub mod overlay;
 pub mod persist;
 pub mod policy;
+pub mod snapshot;
 pub mod trie;
 pub mod velocity;
 pub mod verdict;

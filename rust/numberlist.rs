@@ -9,7 +9,7 @@
 //! the delta is non-empty. [`NumberList::compact`] folds the delta into a new base and swaps
 //! it in; the delta is bounded by [`MAX_DELTA`] entries, past which an update compacts first.
 
-use crate::bloom::{BlockedBloom, BloomParams, HASH_VERSION};
+use crate::bloom::{BlockedBloom, BloomParams, HASH_VERSION, MIN_FPR};
 use crate::exact::{rebuild, ExactSet};
 use crate::persist::{self, FileWriter};
 use crate::words::{map_file, Words};
@@ -485,10 +485,36 @@ impl NumberList {
     }
 
     fn load_parts(path: &Path) -> Result<(String, ListKind, Base)> {
-        let name_str = path.display().to_string();
         let map = map_file(path)?;
-        let payload = persist::decode(LIST_MAGIC, LIST_VERSION, &map, &name_str)?;
-        let at = persist::HEADER_LEN;
+        let len = map.len();
+        NumberList::parse_mapped(map, 0, len, &path.display().to_string())
+    }
+
+    /// Opens a list file embedded at `start..start + len` of a mapped file (a snapshot); its
+    /// arrays are used in place. `start` must be 8-aligned.
+    pub fn load_embedded(
+        map: Arc<memmap2::Mmap>,
+        start: usize,
+        len: usize,
+        source: &str,
+    ) -> Result<NumberList> {
+        let (name, kind, base) = NumberList::parse_mapped(map, start, len, source)?;
+        NumberList::from_base(&name, kind, base)
+    }
+
+    fn parse_mapped(
+        map: Arc<memmap2::Mmap>,
+        start: usize,
+        len: usize,
+        name_str: &str,
+    ) -> Result<(String, ListKind, Base)> {
+        let name_str = name_str.to_owned();
+        let file = start
+            .checked_add(len)
+            .and_then(|end| map.get(start..end))
+            .ok_or_else(|| Error::corrupt(&name_str, start as u64, "list section out of bounds"))?;
+        let payload = persist::decode(LIST_MAGIC, LIST_VERSION, file, &name_str)?;
+        let at = start + persist::HEADER_LEN;
         let word = |i: usize| -> Result<u64> {
             payload
                 .get(i * 8..i * 8 + 8)
@@ -518,8 +544,12 @@ impl NumberList {
         };
         let items = word(6)?;
         let fpr = f64::from_bits(word(7)?);
-        if !(fpr > 0.0 && fpr < 1.0) {
-            return Err(bad(7, "false-positive rate out of (0, 1)"));
+        // The fpr sizes every later compaction: a tiny one would ask for a huge filter.
+        if !(MIN_FPR..1.0).contains(&fpr) {
+            return Err(bad(
+                7,
+                &format!("false-positive rate {fpr:e} outside [{MIN_FPR:e}, 1)"),
+            ));
         }
         let name_len = usize::try_from(word(8)?).map_err(|_| bad(8, "bad name length"))?;
         let exact_len = usize::try_from(word(9)?).map_err(|_| bad(9, "bad exact-set length"))?;
@@ -570,7 +600,8 @@ impl NumberList {
         ))
     }
 
-    /// A bloom-only list from a filter alone (e.g. a partner's, read from another format).
+    /// A bloom-only list from a filter alone (e.g. a partner's, read from another format);
+    /// `fpr` must lie in [`MIN_FPR`]..1 like every list's.
     pub fn from_filter(
         name: &str,
         kind: ListKind,
@@ -578,6 +609,12 @@ impl NumberList {
         items: u64,
         fpr: f64,
     ) -> Result<NumberList> {
+        if !(MIN_FPR..1.0).contains(&fpr) {
+            return Err(Error::invalid(
+                "fpr",
+                format!("must be at least {MIN_FPR:e} and below 1, got {fpr}"),
+            ));
+        }
         let bloom = bloom.map_words(Words::Owned);
         NumberList::from_base(
             name,
@@ -665,6 +702,49 @@ mod tests {
                 "flip {at}"
             );
         }
+    }
+
+    /// Fuzz regression (list_file, compaction-allocates-for-tiny-fpr): a list file whose fpr
+    /// word says 1e-46, checksum fixed up, loaded; the first `add` compacted into a filter
+    /// sized for that rate (~1 TB). Such files are now corrupt, naming the fpr word.
+    #[test]
+    fn load_refuses_an_fpr_outside_the_floor() {
+        let l = NumberList::build("fpr", ListKind::Block, (0..155).collect(), 1e-2, 7).unwrap();
+        let path = tmp("fpr.fclist");
+        l.save(&path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let with_fpr = |fpr: f64| {
+            let mut payload = bytes[persist::HEADER_LEN..].to_vec();
+            payload[7 * 8..8 * 8].copy_from_slice(&fpr.to_bits().to_le_bytes());
+            std::fs::write(&path, persist::encode(LIST_MAGIC, LIST_VERSION, &payload)).unwrap();
+            NumberList::load(&path)
+        };
+        for fpr in [
+            1e-46,
+            MIN_FPR / 2.0,
+            0.0,
+            -0.5,
+            1.0,
+            f64::NAN,
+            f64::INFINITY,
+        ] {
+            match with_fpr(fpr) {
+                Err(Error::Corrupt {
+                    offset, message, ..
+                }) => {
+                    assert_eq!(offset, 24 + 7 * 8, "{fpr}");
+                    assert!(message.contains("false-positive rate"), "{message}");
+                }
+                other => panic!("fpr {fpr}: {other:?}"),
+            }
+        }
+        let floor = with_fpr(MIN_FPR).unwrap();
+        assert!(floor.add(1_000).unwrap());
+        floor.compact().unwrap();
+        assert!(floor.size_bytes() < 4096, "{}", floor.size_bytes());
+        let filter = BlockedBloom::new(BloomParams::for_capacity(10, 1e-3, 0).unwrap());
+        let err = NumberList::from_filter("f", ListKind::Partner, filter, 0, 1e-46).unwrap_err();
+        assert!(matches!(&err, Error::InvalidValue { field, .. } if field == "fpr"));
     }
 
     #[test]

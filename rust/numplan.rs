@@ -25,6 +25,8 @@ pub const PLAN_VERSION: u32 = 2;
 
 /// Most patterns one country calling code may have (the NANP's +1 needs about 300).
 const MAX_PATTERNS: usize = 64 * 8;
+/// Entries of the country-code index: one per code of up to three digits.
+const CC_INDEX_LEN: usize = 1000;
 
 /// Pattern slots per territory, in phonenumbers' type-priority order.
 const TYPE_ORDER: [(&str, NumberType); 10] = [
@@ -139,13 +141,13 @@ impl NumberingPlan {
             .map(|t| ((t.country_code, t.id.as_str()), t))
             .collect();
         let mut countries = Vec::with_capacity(src.country_codes.len());
-        let mut cc_index = vec![u16::MAX; 1000];
+        let mut cc_index = vec![u16::MAX; CC_INDEX_LEN];
         for (code, ids) in &src.country_codes {
             let territories: Vec<&TerritorySource> = ids
                 .iter()
                 .filter_map(|id| by_key.get(&(*code, id.as_str())).copied())
                 .collect();
-            if territories.is_empty() || *code == 0 || *code >= 1000 {
+            if territories.is_empty() || *code == 0 || usize::from(*code) >= CC_INDEX_LEN {
                 continue;
             }
             cc_index[usize::from(*code)] = countries.len() as u16;
@@ -200,13 +202,71 @@ impl NumberingPlan {
     /// Loads a plan written by [`NumberingPlan::to_bytes`]; `name` appears in errors.
     pub fn from_bytes(bytes: &[u8], name: &str) -> Result<NumberingPlan> {
         let payload = crate::persist::decode(PLAN_MAGIC, PLAN_VERSION, bytes, name)?;
-        postcard::from_bytes(payload).map_err(|e| {
-            Error::corrupt(
-                name,
-                crate::persist::HEADER_LEN as u64,
-                format!("bad plan payload: {e}"),
-            )
-        })
+        let corrupt =
+            |message: String| Error::corrupt(name, crate::persist::HEADER_LEN as u64, message);
+        let plan: NumberingPlan =
+            postcard::from_bytes(payload).map_err(|e| corrupt(format!("bad plan payload: {e}")))?;
+        plan.validate()
+            .map_err(|e| corrupt(format!("bad plan payload: {e}")))?;
+        Ok(plan)
+    }
+
+    /// Checks what the decoder cannot: every index the lookups follow is in range. A plan
+    /// that passes never panics in `country_code_len`, `classify` or `names`; the error names
+    /// the section (the DFAs are checked by regex-automata as they are read).
+    fn validate(&self) -> std::result::Result<(), String> {
+        if self.cc_index.len() != CC_INDEX_LEN {
+            return Err(format!(
+                "country-code index has {} entries, not {CC_INDEX_LEN}",
+                self.cc_index.len()
+            ));
+        }
+        for (code, &idx) in self.cc_index.iter().enumerate() {
+            let ok = idx == u16::MAX
+                || self
+                    .countries
+                    .get(usize::from(idx))
+                    .is_some_and(|c| usize::from(c.code) == code);
+            if !ok {
+                return Err(format!(
+                    "country-code index: +{code} points at country {idx} of {}",
+                    self.countries.len()
+                ));
+            }
+        }
+        for (i, c) in self.countries.iter().enumerate() {
+            if self
+                .cc_index
+                .get(usize::from(c.code))
+                .map(|&x| usize::from(x))
+                != Some(i)
+            {
+                return Err(format!(
+                    "country {i} (+{}) is not in the country-code index",
+                    c.code
+                ));
+            }
+            c.validate()
+                .map_err(|e| format!("country +{}: {e}", c.code))?;
+        }
+        self.ranges
+            .validate()
+            .map_err(|e| format!("range trie: {e}"))?;
+        let names = self.names.len();
+        let bad_name = |id: u32| id != NONE && id as usize >= names;
+        if let Some((i, r)) = self
+            .ranges
+            .values()
+            .iter()
+            .enumerate()
+            .find(|(_, r)| bad_name(r.carrier) || bad_name(r.location))
+        {
+            return Err(format!(
+                "range names: entry {i} names {}/{} of {names} names",
+                r.carrier, r.location
+            ));
+        }
+        Ok(())
     }
 
     /// Saves the plan atomically (temporary file, fsync, rename).
@@ -245,7 +305,7 @@ impl NumberingPlan {
                 return None;
             }
             code = code * 10 + usize::from(b - b'0');
-            if self.cc_index[code] != u16::MAX {
+            if self.cc_index.get(code).is_some_and(|&idx| idx != u16::MAX) {
                 return Some(i + 1);
             }
         }
@@ -380,6 +440,37 @@ impl NumberingPlan {
 }
 
 impl Country {
+    /// Territory checks for [`NumberingPlan::validate`]: pattern ids the DFA has, region codes
+    /// that read back, sorted lengths.
+    fn validate(&self) -> std::result::Result<(), String> {
+        let patterns = self.dfa.pattern_len();
+        if patterns > MAX_PATTERNS {
+            return Err(format!("{patterns} patterns, at most {MAX_PATTERNS}"));
+        }
+        if self.territories.is_empty() {
+            return Err("no territory".into());
+        }
+        for (i, t) in self.territories.iter().enumerate() {
+            if Region::parse(t.region.as_str()) != Some(t.region) {
+                return Err(format!("territory {i}: bad region code"));
+            }
+            let ids = std::iter::once(t.general.pattern)
+                .chain(t.types.iter().map(|d| d.pattern))
+                .chain([t.leading]);
+            if let Some(id) = ids.flatten().find(|&id| usize::from(id) >= patterns) {
+                return Err(format!(
+                    "territory {i} ({}): pattern {id} of {patterns}",
+                    t.region
+                ));
+            }
+            let sorted = |v: &[u8]| v.windows(2).all(|w| w[0] <= w[1]);
+            if !sorted(&t.possible_lengths) || !sorted(&t.local_lengths) {
+                return Err(format!("territory {i} ({}): lengths not sorted", t.region));
+            }
+        }
+        Ok(())
+    }
+
     #[inline]
     fn run(&self, nsn: &[u8]) -> PatternSet {
         let mut set = PatternSet::default();
@@ -732,6 +823,53 @@ pub(crate) mod tests {
         damaged[last] ^= 1;
         assert!(NumberingPlan::from_bytes(&damaged, "t").is_err());
         assert!(NumberingPlan::from_bytes(&bytes[..bytes.len() / 2], "t").is_err());
+    }
+
+    /// Fuzz regressions (plan_bytes, cc-index-out-of-bounds and range-trie-index-out-of-bounds):
+    /// a plan whose payload decodes but whose indexes point nowhere loaded, then panicked on
+    /// the first normalisation or carrier lookup. Each damage, checksum intact, is refused.
+    #[test]
+    fn plans_with_indexes_out_of_range_are_corrupt() {
+        let good = sample_plan().to_bytes().unwrap();
+        let decode = || -> NumberingPlan { postcard::from_bytes(&good[24..]).unwrap() };
+        type Damage = fn(&mut NumberingPlan);
+        let damages: [(&str, Damage); 9] = [
+            ("country-code index has 0 entries", |p| p.cc_index.clear()),
+            ("country-code index has 999", |p| p.cc_index.truncate(999)),
+            ("+7 points at country 99", |p| p.cc_index[7] = 99),
+            ("+8 points at country 1", |p| p.cc_index[8] = p.cc_index[7]),
+            ("is not in the country-code index", |p| {
+                p.cc_index[7] = u16::MAX
+            }),
+            ("no territory", |p| p.countries[0].territories.clear()),
+            ("pattern 9999", |p| {
+                p.countries[0].territories[0].types[MOBILE].pattern = Some(9999)
+            }),
+            ("range names: entry 0", |p| p.names.clear()),
+            ("range trie", |p| {
+                p.ranges = postcard::from_bytes(&[0, 0]).unwrap()
+            }),
+        ];
+        for (message, damage) in damages {
+            let mut plan = decode();
+            damage(&mut plan);
+            // Lookups on the unvalidated plan do not panic either.
+            let _ = plan.country_code_len(b"77011234567");
+            let _ = plan.names(&classify(&sample_plan(), "+77011234567"));
+            let bytes = plan.to_bytes().unwrap();
+            match NumberingPlan::from_bytes(&bytes, "t.fcplan") {
+                Err(Error::Corrupt {
+                    offset: 24,
+                    message: m,
+                    ..
+                }) => {
+                    assert!(m.contains(message), "{message}: {m}")
+                }
+                Err(e) => panic!("{message}: {e}"),
+                Ok(_) => panic!("{message}: loaded"),
+            }
+        }
+        assert!(NumberingPlan::from_bytes(&decode().to_bytes().unwrap(), "t").is_ok());
     }
 
     #[test]

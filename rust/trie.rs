@@ -114,24 +114,94 @@ impl<V> TrieBuilder<V> {
 }
 
 impl<V> PrefixTrie<V> {
-    /// Calls `visit(depth, value)` for every stored prefix of `digits`, shortest first.
+    /// Calls `visit(depth, value)` for every stored prefix of `digits`, shortest first. Never
+    /// panics: an index out of range (a trie not [`validate`](PrefixTrie::validate)d) ends the
+    /// walk there.
     #[inline]
     pub fn for_each_prefix<'a>(&'a self, digits: &[u8], mut visit: impl FnMut(usize, &'a V)) {
-        let mut node = self.nodes[0];
-        if node.value != NO_VALUE {
-            visit(0, &self.values[node.value as usize]);
+        let Some(&root) = self.nodes.first() else {
+            return;
+        };
+        let mut node = root;
+        if let Some(v) = self.value(node) {
+            visit(0, v);
         }
         for (i, &b) in digits.iter().enumerate() {
             let d = b.wrapping_sub(b'0');
             if d > 9 || node.mask & (1 << d) == 0 {
                 return;
             }
-            let rank = (node.mask & ((1u16 << d) - 1)).count_ones();
-            node = self.nodes[(node.first_child + rank) as usize];
-            if node.value != NO_VALUE {
-                visit(i + 1, &self.values[node.value as usize]);
+            let rank = (node.mask & ((1u16 << d) - 1)).count_ones() as usize;
+            match self.nodes.get(node.first_child as usize + rank) {
+                Some(&next) => node = next,
+                None => return,
+            }
+            if let Some(v) = self.value(node) {
+                visit(i + 1, v);
             }
         }
+    }
+
+    #[inline]
+    fn value(&self, node: Node) -> Option<&V> {
+        match node.value {
+            NO_VALUE => None,
+            i => self.values.get(i as usize),
+        }
+    }
+
+    /// Checks a trie read from outside (deserialised): a root, masks of digits only, every
+    /// node's children inside the array and after it (breadth-first order, so no cycles),
+    /// every value index in range and no value shared. The error names the first bad node.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.nodes.is_empty() {
+            return Err("no root node".into());
+        }
+        if u32::try_from(self.nodes.len()).is_err() || u32::try_from(self.values.len()).is_err() {
+            return Err(format!(
+                "{} nodes, {} values: too many",
+                self.nodes.len(),
+                self.values.len()
+            ));
+        }
+        let mut used = vec![false; self.values.len()];
+        for (i, n) in self.nodes.iter().enumerate() {
+            if n.mask >> 10 != 0 {
+                return Err(format!(
+                    "node {i}: child mask {:#x} has bits past digit 9",
+                    n.mask
+                ));
+            }
+            let children = n.mask.count_ones() as usize;
+            let first = n.first_child as usize;
+            if children != 0 && (first <= i || first + children > self.nodes.len()) {
+                return Err(format!(
+                    "node {i}: children {first}..{} outside {}..{}",
+                    first + children,
+                    i + 1,
+                    self.nodes.len()
+                ));
+            }
+            if n.value != NO_VALUE {
+                match used.get_mut(n.value as usize) {
+                    Some(seen) if !*seen => *seen = true,
+                    Some(_) => return Err(format!("node {i}: value {} shared", n.value)),
+                    None => {
+                        return Err(format!(
+                            "node {i}: value {} of {}",
+                            n.value,
+                            self.values.len()
+                        ))
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The stored values, in storage order.
+    pub fn values(&self) -> &[V] {
+        &self.values
     }
 
     /// The value of the longest stored prefix of `digits`, with its length.
@@ -201,6 +271,44 @@ mod tests {
         assert_eq!(t.longest_prefix(b"123"), Some((0, &"root")));
     }
 
+    fn sample() -> PrefixTrie<u32> {
+        let mut b = TrieBuilder::new();
+        for (p, v) in [(&b"7"[..], 1), (b"770", 2), (b"7701", 3), (b"79", 4)] {
+            b.insert(p, v);
+        }
+        b.build()
+    }
+
+    /// Fuzz regression (plan_bytes, range-trie-index-out-of-bounds): one flipped bit in a
+    /// plan's range trie sent a lookup past the node array. Each damage below is refused by
+    /// `validate`, and lookups in the damaged trie still return without panicking.
+    #[test]
+    fn damaged_tries_fail_validation_and_never_panic() {
+        assert_eq!(sample().validate(), Ok(()));
+        type Damage = fn(&mut PrefixTrie<u32>);
+        let damages: [(&str, Damage); 8] = [
+            ("no root", |t| t.nodes.clear()),
+            ("child past the end", |t| t.nodes[1].first_child += 1000),
+            ("child index overflow", |t| {
+                t.nodes[1].first_child = u32::MAX
+            }),
+            ("child before parent", |t| t.nodes[2].first_child = 1),
+            ("mask past digit 9", |t| t.nodes[0].mask |= 1 << 12),
+            ("value past the end", |t| t.nodes[1].value = 4),
+            ("value index max - 1", |t| t.nodes[1].value = u32::MAX - 1),
+            ("value shared", |t| t.nodes[2].value = t.nodes[1].value),
+        ];
+        for (what, damage) in damages {
+            let mut t = sample();
+            damage(&mut t);
+            assert!(t.validate().is_err(), "{what}");
+            for probe in [&b"77012"[..], b"79", b"7", b"", b"770199"] {
+                let _ = t.longest_prefix(probe);
+                let _ = t.get(probe);
+            }
+        }
+    }
+
     proptest! {
         #[test]
         fn agrees_with_a_map_of_prefixes(
@@ -218,6 +326,7 @@ mod tests {
                 .find_map(|n| model.get(&probe[..n]).map(|v| (n, v)));
             prop_assert_eq!(t.longest_prefix(probe.as_bytes()), expected);
             prop_assert_eq!(t.len(), model.len());
+            prop_assert_eq!(t.validate(), Ok(()));
         }
     }
 }

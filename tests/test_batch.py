@@ -75,7 +75,8 @@ def test_the_command_line_equals_live_on_simulated_traffic(tmp_path):
     [
         # Quoting, embedded commas and newlines, extra columns passed through.
         (
-            b'id,caller,callee,ingress,note\n7,"+7 701 123 45 67",87272123456,onnet,"a, ""b""\nc"\n',
+            b"id,caller,callee,ingress,note\n"
+            b'7,"+7 701 123 45 67",87272123456,onnet,"a, ""b""\nc"\n',
             [
                 ["id", "caller", "callee", "ingress", "note", "action", "score", "reasons"],
                 ["7", "+7 701 123 45 67", "87272123456", "onnet", 'a, "b"\nc', "allow", "0", ""],
@@ -282,3 +283,40 @@ def test_score_table_equals_score_on_simulated_traffic():
     live_v = [b.score({k: v for k, v in c.items() if k in fields}) for c in calls]
     assert out["action"] == [v.action for v in live_v]
     assert out["reasons"] == [";".join(v.reasons) for v in live_v]
+
+
+def test_snapshots_carry_policy_files_and_lists(tmp_path):
+    engine = fraudcore.Engine.default()
+    engine.set_list(
+        fraudcore.NumberList.from_numbers(range(77050000000, 77050100000), name="dno", kind="dno")
+    )
+    blocklist = fraudcore.NumberList.from_numbers([77011234567], name="blocklist")
+    engine.set_list(blocklist)
+    blocklist.add(77011234568)  # a live update is part of the snapshot
+    path = tmp_path / "engine.fcsnap"
+    engine.save_snapshot(path)
+    loaded = fraudcore.Engine.load(path)
+    assert "snapshot" in loaded.policy.source and len(loaded.policy.rules) == 22
+    assert {lst.name: len(lst) for lst in loaded.lists} == {
+        "allowlist": 0,
+        "blocklist": 2,
+        "dno": 100_000,
+        "partner": 0,
+    }
+    calls = [
+        {"caller": c, "callee": "87272123456", "ingress": i}
+        for c in ("+77011234568", "+77050012345", "+77011234567", "+79161234567", "+53712345")
+        for i in ("national", "international")
+    ]
+    assert [(v.action, v.reasons) for v in loaded.score_many(calls)] == [
+        (v.action, v.reasons) for v in engine.score_many(calls)
+    ]
+    # From the command line, and as --policy of fraudcore score.
+    out = tmp_path / "cli.fcsnap"
+    assert main(["compile", fraudcore.DEFAULT_POLICY, "-o", str(out)]) == 0
+    assert fraudcore.Engine(out).policy.rules == fraudcore.Policy.default().rules
+    # Damage is refused.
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(fraudcore.CorruptFileError):
+        fraudcore.Engine.load(path)

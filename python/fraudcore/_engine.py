@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from typing import Any, Union
 
 from ._fraudcore import Engine as _RustEngine
 
@@ -13,8 +14,9 @@ class Engine(_RustEngine):
     """Scores calls: `engine.score(call)` → `Verdict`.
 
     `Engine(policy=None, *, plan=None)`: `policy` is a `fraudcore.Policy`, the path of a
-    policy file, or None for the bundled default policy; `plan` a `NumberingPlan` to read a
-    policy file with (default: compiled from the installed phonenumbers, cached).
+    policy file or of a snapshot, or None for the bundled default policy; `plan` a
+    `NumberingPlan` to read a policy file with (default: compiled from the installed
+    phonenumbers, cached).
     """
 
     __slots__ = ()
@@ -28,6 +30,12 @@ class Engine(_RustEngine):
         from ._table import score_table
 
         return score_table(self, table, threads)
+
+    @classmethod
+    def load(cls, snapshot: Union[str, "os.PathLike[str]"], *, plan=None) -> "Engine":
+        """An engine from a snapshot written by `save_snapshot` or `fraudcore compile`: the
+        policy recompiled from its text, the lists memory-mapped in place."""
+        return cls(snapshot, plan=plan)
 
     @classmethod
     def default(cls) -> "Engine":

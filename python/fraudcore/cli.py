@@ -231,10 +231,10 @@ def _list_merge(args: argparse.Namespace) -> int:
 
 
 def _engine_for(args: argparse.Namespace) -> Engine:
-    policy = Policy.from_file(args.policy) if args.policy else Policy.default()
+    engine = Engine(args.policy)  # a policy file or a snapshot
     if getattr(args, "observe", False):
-        policy = policy.with_mode("observe")
-    return Engine(policy)
+        engine.reload(engine.policy.with_mode("observe"))
+    return engine
 
 
 def _print_summary(summary: dict, seconds: float, out=sys.stderr) -> None:
@@ -277,6 +277,16 @@ def _score(args: argparse.Namespace) -> int:
     if progress:
         print(file=sys.stderr)
     _print_summary(summary, time.perf_counter() - started)
+    return 0
+
+
+def _compile(args: argparse.Namespace) -> int:
+    t = _step(f"compiling {args.policy} and its lists …")
+    engine = Engine(args.policy)
+    engine.save_snapshot(args.output)
+    _done(t)
+    lists = ", ".join(f"{lst.name} {len(lst):,}" for lst in engine.lists)
+    print(f"{args.output}: {len(engine.policy.rules)} rules; lists: {lists or 'none'}")
     return 0
 
 
@@ -353,6 +363,13 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--rate", type=float, default=500.0, help="calls per second of traffic")
     sim.add_argument("--lists", help="also write the world's list files into this folder")
     sim.set_defaults(run=_simulate_cmd)
+    comp = sub.add_parser(
+        "compile",
+        help="policy + its files and lists → one snapshot file (load: Engine(path), --policy)",
+    )
+    comp.add_argument("policy")
+    comp.add_argument("-o", "--output", required=True)
+    comp.set_defaults(run=_compile)
     check = sub.add_parser("check-policy", help="validate a policy file and summarise its rules")
     check.add_argument("file")
     check.set_defaults(run=_check_policy)

@@ -160,6 +160,20 @@ pub struct PrefixListDecl {
     pub len: usize,
 }
 
+/// Where a policy's files come from.
+#[derive(Clone, Copy, Debug)]
+pub enum Files<'a> {
+    /// The file system; relative paths are read from this folder.
+    Disk(&'a Path),
+    /// A snapshot: file texts by the path as the policy writes it, lists by declared name.
+    Embedded {
+        /// Texts of the overlay and prefix files.
+        texts: &'a HashMap<String, String>,
+        /// The lists.
+        lists: &'a HashMap<String, Arc<NumberList>>,
+    },
+}
+
 /// 1-based line and column of byte `offset` in `text`.
 pub(super) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
@@ -172,7 +186,7 @@ pub(super) fn line_col(text: &str, offset: usize) -> (usize, usize) {
 struct Ctx<'a> {
     text: &'a str,
     source_name: &'a str,
-    base_dir: &'a Path,
+    files: Files<'a>,
 }
 
 impl Ctx<'_> {
@@ -188,11 +202,29 @@ impl Ctx<'_> {
 
     fn path(&self, file: &str) -> PathBuf {
         let p = Path::new(file);
-        if p.is_absolute() {
-            p.to_owned()
-        } else {
-            self.base_dir.join(p)
+        match self.files {
+            Files::Disk(base) if !p.is_absolute() => base.join(p),
+            _ => p.to_owned(),
         }
+    }
+
+    /// The text of a file the policy names (as written), remembered for snapshots.
+    fn text_file(
+        &self,
+        written: &str,
+        span: Range<usize>,
+        seen: &mut Vec<(String, String)>,
+    ) -> Result<(PathBuf, String)> {
+        let path = self.path(written);
+        let text = match self.files {
+            Files::Disk(_) => read_text(self, &path, span)?,
+            Files::Embedded { texts, .. } => texts
+                .get(written)
+                .cloned()
+                .ok_or_else(|| self.err(span, format!("the snapshot holds no file {written:?}")))?,
+        };
+        seen.push((written.to_owned(), text.clone()));
+        Ok((path, text))
     }
 
     /// Byte offset in the file of byte `offset` inside the string value at `span`.
@@ -210,14 +242,15 @@ impl Ctx<'_> {
 pub(super) fn parse(
     text: &str,
     source_name: &str,
-    base_dir: &Path,
+    files: Files<'_>,
     plan: Arc<NumberingPlan>,
 ) -> Result<Policy> {
     let cx = Ctx {
         text,
         source_name,
-        base_dir,
+        files,
     };
+    let mut texts: Vec<(String, String)> = Vec::new();
     if text.len() > MAX_POLICY_BYTES {
         return Err(cx.err(0..0, format!("larger than {MAX_POLICY_BYTES} bytes")));
     }
@@ -289,8 +322,7 @@ pub(super) fn parse(
     // The overlay: the operator's CSV, then the prefix lists' tags.
     let mut overlay = OverlayBuilder::default();
     if let Some(file) = &raw.overlay {
-        let path = cx.path(file.get_ref());
-        let csv = read_text(&cx, &path, file.span())?;
+        let (path, csv) = cx.text_file(file.get_ref(), file.span(), &mut texts)?;
         overlay.add_csv(&csv, &path.display().to_string())?;
     }
     let mut scope = Scope {
@@ -306,8 +338,7 @@ pub(super) fn parse(
             .map(|p| (p.get_ref().clone(), p.span()))
             .collect();
         if let Some(file) = &decl.file {
-            let path = cx.path(file.get_ref());
-            let body = read_text(&cx, &path, file.span())?;
+            let (path, body) = cx.text_file(file.get_ref(), file.span(), &mut texts)?;
             for (i, line) in body.lines().enumerate() {
                 // Spaces and dashes inside a prefix are layout ("+371 90").
                 let line: String = line
@@ -393,12 +424,29 @@ pub(super) fn parse(
             Some(f) => *f.get_ref(),
             None => DEFAULT_FPR,
         };
-        let (list, file) = match &decl.file {
-            None => (
-                NumberList::build(name.get_ref(), kind, Vec::new(), fpr, 0)?,
+        let embedded = match cx.files {
+            Files::Embedded { lists, .. } => {
+                Some(lists.get(name.get_ref()).cloned().ok_or_else(|| {
+                    cx.err(
+                        name.span(),
+                        format!("the snapshot holds no list {:?}", name.get_ref()),
+                    )
+                })?)
+            }
+            Files::Disk(_) => None,
+        };
+        let (list, file) = match (&decl.file, embedded) {
+            (_, Some(list)) => {
+                if list.kind() != kind {
+                    return Err(cx.err(decl.kind.span(), "the snapshot's list is of another kind"));
+                }
+                (list, None)
+            }
+            (None, None) => (
+                Arc::new(NumberList::build(name.get_ref(), kind, Vec::new(), fpr, 0)?),
                 None,
             ),
-            Some(file) => {
+            (Some(file), None) => {
                 let path = cx.path(file.get_ref());
                 let stamp = FileStamp::of(&path)?;
                 let bytes = crate::persist::read(&path)?;
@@ -410,7 +458,7 @@ pub(super) fn parse(
                         parse_list(&normalizer, &bytes, &path.display().to_string(), true, None)?;
                     NumberList::build(name.get_ref(), kind, keys, fpr, 0)?
                 };
-                (list, Some(stamp))
+                (Arc::new(list), Some(stamp))
             }
         };
         scope
@@ -421,7 +469,7 @@ pub(super) fn parse(
             kind,
             description: decl.description.clone(),
             file,
-            initial: Arc::new(list),
+            initial: list,
         });
     }
 
@@ -523,6 +571,8 @@ pub(super) fn parse(
 
     Ok(Policy {
         source_name: source_name.to_owned(),
+        source_text: text.into(),
+        texts,
         velocity,
         velocity_keys,
         home_region: dial.region().to_string(),

@@ -26,7 +26,7 @@ pub mod program;
 mod suggest;
 
 pub use compile::Scope;
-pub use load::{FileStamp, ListDecl, PrefixListDecl, DEFAULT_VELOCITY_KEYS};
+pub use load::{FileStamp, Files, ListDecl, PrefixListDecl, DEFAULT_VELOCITY_KEYS};
 
 use crate::normalize::{normalize, DialPlan, Ingress, Invalid};
 use crate::number::{Number, MAX_DIGITS};
@@ -108,6 +108,8 @@ pub struct Policy {
     pub(crate) prefix_lists: Vec<PrefixListDecl>,
     pub(crate) velocity: Option<VelocityConfig>,
     pub(crate) velocity_keys: [bool; 3],
+    pub(crate) source_text: Arc<str>,
+    pub(crate) texts: Vec<(String, String)>,
 }
 
 /// What the rules decided for one call.
@@ -152,7 +154,27 @@ impl Policy {
         base_dir: &Path,
         plan: Arc<NumberingPlan>,
     ) -> Result<Policy> {
-        load::parse(text, source_name, base_dir, plan)
+        load::parse(text, source_name, Files::Disk(base_dir), plan)
+    }
+
+    /// Compiles policy text whose files come from `files` (a folder or a snapshot).
+    pub fn parse_with(
+        text: &str,
+        source_name: &str,
+        files: Files<'_>,
+        plan: Arc<NumberingPlan>,
+    ) -> Result<Policy> {
+        load::parse(text, source_name, files, plan)
+    }
+
+    /// The policy text as loaded.
+    pub fn source_text(&self) -> &str {
+        &self.source_text
+    }
+
+    /// The texts of the files the policy read (overlay, prefix lists), by the name it wrote.
+    pub fn file_texts(&self) -> &[(String, String)] {
+        &self.texts
     }
 
     /// Where the policy came from.

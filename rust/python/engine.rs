@@ -2,6 +2,14 @@
 
 use super::*;
 
+fn is_snapshot_file(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 8];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| crate::snapshot::is_snapshot(&head))
+}
+
 /// Scores calls (`fraudcore.Engine`) with a policy and its lists. Thread-safe.
 #[pyclass(frozen, subclass, module = "fraudcore._fraudcore", name = "Engine")]
 pub(super) struct PyEngine {
@@ -17,6 +25,20 @@ impl PyEngine {
         policy: Option<&Bound<'_, PyAny>>,
         plan: Option<&Bound<'_, PyPlan>>,
     ) -> PyResult<Self> {
+        if let Some(path) = policy.and_then(|p| p.extract::<PathBuf>().ok()) {
+            if is_snapshot_file(&path) {
+                let plan = match plan {
+                    Some(p) => p.get().inner.clone(),
+                    None => load_default_plan(py)?,
+                };
+                let engine = py
+                    .detach(|| crate::snapshot::load(&path, plan))
+                    .map_err(|e| to_py_err(py, e))?;
+                return Ok(PyEngine {
+                    inner: Arc::new(engine),
+                });
+            }
+        }
         let engine =
             CoreEngine::new(policy_arg(py, policy, plan)?).map_err(|e| to_py_err(py, e))?;
         Ok(PyEngine {
@@ -35,6 +57,13 @@ impl PyEngine {
     ) -> PyResult<()> {
         let policy = policy_arg(py, Some(policy), plan)?;
         py.detach(|| self.inner.reload(policy))
+            .map_err(|e| to_py_err(py, e))
+    }
+
+    /// Writes the policy, the files it read and the lists' current contents to one snapshot
+    /// file (atomically), which `Engine(path)` / `Engine.load(path)` memory-maps.
+    fn save_snapshot(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+        py.detach(|| crate::snapshot::save(&self.inner, &path))
             .map_err(|e| to_py_err(py, e))
     }
 

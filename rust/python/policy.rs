@@ -59,7 +59,7 @@ pub(super) fn policy_arg(
                 Err(_) => Err(type_error(
                     py,
                     "policy",
-                    "a fraudcore.Policy, a path or None",
+                    "a fraudcore.Policy, a path (policy file or snapshot) or None",
                     p,
                 )),
             }
