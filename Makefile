@@ -22,6 +22,7 @@ test: test-deps test-rust test-python ## Install test dependencies and run every
 test-rust: ## cargo tests, doc tests, and each criterion bench once
 	cargo test
 	cargo bench --bench core -- --test
+	cargo bench --bench velocity -- --test
 
 test-python: ## pytest: tests and benches (each benchmark runs once)
 	$(PYTHON) -m pytest
@@ -30,6 +31,7 @@ bench: ## Time the benchmarks (Python and Rust) and print the README table
 	$(PYTHON) -m pytest benches --benchmark-enable --benchmark-only --benchmark-json=target/bench.json -p no:randomly
 	FRAUDCORE_PLAN=$$($(PYTHON) -c 'import fraudcore._plan as p; p.load_plan(); print(p.cache_path())') \
 		cargo bench --bench core
+	cargo bench --bench velocity
 	$(PYTHON) benches/table.py target/bench.json
 
 lint: ## rustfmt, clippy (warnings are errors), ruff

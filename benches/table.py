@@ -62,7 +62,7 @@ def python_rows(bench: dict) -> List[str]:
         op, impl = info.get("operation"), info.get("impl")
         if _is_list_bench(b):
             continue  # list_rows
-        if op in ("plan memory", "start-up"):
+        if op in ("plan memory", "start-up", "velocity memory"):
             extra[op] = info
         elif op and impl:
             ops.setdefault(op, {})[impl] = b["stats"]["median"] / info.get("items", 1) * 1e9
@@ -81,6 +81,14 @@ def python_rows(bench: dict) -> List[str]:
                 f"| plan trie, bytes per prefix ({mem['prefixes']:,}) | {ours:.1f} B "
                 f"| {alt:.1f} B ({label}) | {ratio(alt, ours)} |"
             )
+    vel = extra.get("velocity memory")
+    if vel:
+        rows.append(
+            f"| velocity: resident growth, {vel['calls']:,} distinct callers (cap "
+            f"{vel['tracked_keys']:,} keys, at most {vel['max_memory_mb']:.0f} MB) "
+            f"| {vel['rss_growth_mb']:.0f} MB ({vel['steady_growth_mb']:.0f} MB once full) "
+            "| — | — |"
+        )
     start = extra.get("start-up")
     if start:
         wall, inside = start["startup_s"], start["import_to_verdict_s"]
@@ -184,13 +192,20 @@ CRITERION = {
 
 
 def criterion_rows(target: Path) -> List[str]:
+    """Top-level benches in CRITERION order, then groups (`rule/...`, `velocity/...`)."""
     rows = []
     order = list(CRITERION)
-    paths = target.glob("criterion/*/new/estimates.json")
-    for path in sorted(
-        paths, key=lambda p: (order + [p.parent.parent.name]).index(p.parent.parent.name)
-    ):
-        name = path.parent.parent.name
+    found = []
+    for path in target.glob("criterion/**/new/estimates.json"):
+        bench_dir = path.parent.parent
+        name = bench_dir.relative_to(target / "criterion").as_posix()
+        found.append((name, path))
+    top = sorted(
+        (f for f in found if "/" not in f[0]),
+        key=lambda f: (order.index(f[0]) if f[0] in order else len(order), f[0]),
+    )
+    groups = sorted(f for f in found if "/" in f[0])
+    for name, path in top + groups:
         median = json.loads(path.read_text())["median"]["point_estimate"]
         label = CRITERION.get(name, f"`{name}`")
         rows.append(f"| Rust {label}, criterion | {fmt_ns(median)} | — | — |")

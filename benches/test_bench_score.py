@@ -13,10 +13,10 @@ import random
 from typing import Dict, List
 
 import pytest
+from reference_policy import ReferencePolicy
 
 import fraudcore
 from fraudcore import NumberList
-from reference_policy import ReferencePolicy
 
 pytestmark = pytest.mark.benchmark(group="score")
 

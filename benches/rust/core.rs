@@ -16,7 +16,9 @@ use _fraudcore::metadata::PlanSource;
 use _fraudcore::normalize::Ingress;
 use _fraudcore::number::Number;
 use _fraudcore::numplan::NumberingPlan;
+use _fraudcore::policy::features::Facts;
 use _fraudcore::policy::Policy;
+use _fraudcore::velocity::Counters;
 use criterion::{black_box, Criterion};
 use std::sync::Arc;
 use std::time::Duration;
@@ -95,6 +97,48 @@ fn bench(c: &mut Criterion) {
             engine.score(black_box(&call))
         })
     });
+    rules(c, &engine);
+}
+
+/// Each rule of the default policy alone, on the facts of one spoofed call (a Kazakh mobile
+/// CLI from abroad, an Almaty callee), with the engine's lists: what one rule costs once the
+/// numbers are looked up.
+fn rules(c: &mut Criterion, engine: &Engine) {
+    let snap = engine.snapshot();
+    let policy = &*snap.policy;
+    let call = Call {
+        caller: "+77011234567",
+        callee: "87272123456",
+        timestamp: Some(1_795_932_000.0),
+        ..Call::international()
+    };
+    let caller = policy.lookup(call.caller, call.ingress);
+    let callee = policy.lookup(call.callee, Ingress::National);
+    let counters = Counters {
+        calls_1m: 3,
+        calls_window: 5,
+        distinct_callees: 3,
+        ..Counters::default()
+    };
+    let facts = Facts {
+        call: &call,
+        caller: &caller,
+        callee: &callee,
+        network_number: None,
+        emergency: false,
+        policy,
+        velocity: [Some(counters), None, None],
+    };
+    let mut group = c.benchmark_group("rule");
+    for rule in policy.rules() {
+        group.bench_function(rule.id.as_str(), |b| {
+            b.iter(|| rule.program.eval(black_box(&facts), &snap.lists))
+        });
+    }
+    group.bench_function("all rules (evaluate)", |b| {
+        b.iter(|| policy.evaluate(black_box(&facts), &snap.lists))
+    });
+    group.finish();
 }
 
 // What `criterion_group!`/`criterion_main!` expand to, written out: their generated `pub fn`
