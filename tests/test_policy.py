@@ -278,6 +278,7 @@ def test_readme_documents_every_feature():
     table = readme.split("<!-- features -->")[1].split("<!-- /features -->")[0]
     for name in POLICY_FEATURES:
         assert f"`{name.replace('*.', 'N.')}`" in table, name
+    assert any(name.startswith("V.") for name in POLICY_FEATURES)
 
 
 DAY = 1_795_932_000  # 2026-11-29 06:00 UTC, 11:00 in Almaty

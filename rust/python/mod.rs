@@ -61,10 +61,15 @@ fn _fraudcore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyEngine>()?;
     m.add_class::<PyPolicy>()?;
     m.add_class::<PyNumberList>()?;
-    let features: Vec<&str> = crate::policy::features::FEATURES
+    let mut features: Vec<String> = crate::policy::features::FEATURES
         .iter()
-        .map(|f| f.name)
+        .map(|f| f.name.to_owned())
         .collect();
+    features.extend(
+        crate::policy::features::COUNTERS
+            .iter()
+            .map(|c| format!("V.{}", c.name)),
+    );
     m.add(
         "POLICY_FEATURES",
         PyTuple::new(m.py(), features)?.into_py_any(m.py())?,
