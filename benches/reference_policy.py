@@ -7,6 +7,7 @@ side-by-side alternative, and checked to give the same verdicts as the engine.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, Iterable, List, Mapping, Optional, Set, Tuple
 
@@ -69,13 +70,54 @@ class Number:
         self.type = phonenumbers.number_type(n)
 
 
+class Counters:
+    """One caller's calls, kept whole (a Python team's first version): the counters the
+    default policy reads, with the engine's definitions (whole seconds, 300 s buckets)."""
+
+    __slots__ = ("events", "t")
+
+    def __init__(self):
+        self.events: List[Tuple[int, int, Optional[float]]] = []  # (second, callee, duration)
+        self.t = -1
+
+    def record(self, second: int, callee: int, duration: Optional[float]) -> None:
+        if self.t >= 0 and second < self.t - 30:
+            return  # late
+        if self.t >= 0 and second // 300 > self.t // 300 + 12:
+            self.events = []
+        self.events.append((second, callee, duration))
+        self.t = max(self.t, second)
+
+    def view(self) -> dict:
+        t = self.t
+        minute = [e for e in self.events if t - 60 < e[0] <= t]
+        window = [e for e in self.events if t // 300 - 12 <= e[0] // 300 <= t // 300]
+        known = [e for e in window if e[2] is not None and e[2] >= 0]
+        short = [e for e in known if e[2] < 6.0]
+        callees = [e[1] for e in self.events if e[1]]
+        seq = 0
+        for a, b in zip(reversed(callees[:-1]), reversed(callees)):
+            if not 1 <= abs(b - a) <= 10:
+                break
+            seq += 1
+        return {
+            "calls_1m": len(minute),
+            "calls_window": len(window),
+            "distinct": len({e[1] for e in minute if e[1]}),
+            "sequential": seq,
+            "short_share": len(short) / len(known) if known else None,
+        }
+
+
 class ReferencePolicy:
-    """The default policy's rules over Python sets (`dno`, `blocklist`, `partner`, `allowlist`)."""
+    """The default policy's rules over Python sets (`dno`, `blocklist`, `partner`, `allowlist`)
+    and per-caller event lists for the velocity rules."""
 
     def __init__(self, **lists: Iterable[int]):
         self.lists: dict[str, Set[int]] = {
             name: set(lists.get(name, ())) for name in ("dno", "blocklist", "partner", "allowlist")
         }
+        self.callers: dict[int, Counters] = {}
 
     def score(self, call: Mapping[str, Any]) -> Tuple[str, str, float, List[str]]:
         """(action, would_action, score, reasons) of `call`."""
@@ -147,6 +189,41 @@ class ReferencePolicy:
         )
         rule("wangiri_high_risk_range", wangiri, 0.5)
         rule("wangiri_one_ring", wangiri and duration is not None and duration < 5, 0.6)
+        if caller is not None:
+            ts = call.get("timestamp")
+            second = int(ts // 1) if ts is not None else int(time.time())
+            c = self.callers.setdefault(caller.key, Counters())
+            c.record(second, callee.key if callee is not None else 0, duration)
+            v = c.view()
+            rule("robocall_burst", v["calls_1m"] >= 20 and v["distinct"] >= 15, 0.6)
+            rule(
+                "robocall_burst_critical",
+                v["calls_1m"] >= 60 and v["distinct"] >= 40,
+                0.95,
+                "block",
+            )
+            rule("sequential_dialling", v["sequential"] >= 8, 0.7)
+            share = v["short_share"]
+            rule(
+                "wangiri_burst",
+                ingress == "international"
+                and v["distinct"] >= 10
+                and (share is None or share >= 0.8),
+                0.7,
+            )
+            pumped = (
+                callee is not None
+                and callee.region != HOME
+                and (callee.e164.startswith(IRSF) or callee.type == PhoneNumberType.PREMIUM_RATE)
+            )
+            hour = ((second + 5 * 3600) % 86400) // 3600
+            rule("irsf_pumping", pumped and v["calls_window"] >= 20, 0.95, "block")
+            rule(
+                "irsf_pumping_night",
+                pumped and v["calls_window"] >= 5 and (hour >= 22 or hour < 6),
+                0.9,
+                "block",
+            )
         rule(
             "weak_attestation",
             ingress == "international" and call.get("attestation") in ("C", None),
