@@ -15,7 +15,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here" || exit 2
 export RUSTC_BOOTSTRAP=1 # cargo-fuzz needs -Zsanitizer; there is no nightly toolchain
 jobs="${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)}"
-targets=(normalize overlay list_text list_file plan_bytes)
+targets=(normalize overlay list_text list_file plan_bytes policy csv_score snapshot)
 # Inputs past 256 bytes are all one case for normalize; the sample plan file is ~40 KB.
 declare -A max_len=([normalize]=512 [plan_bytes]=48000)
 libfuzzer_args=(-rss_limit_mb=2048 -timeout=10 -print_final_stats=1)

@@ -100,8 +100,10 @@ pub fn load(path: &Path, plan: Arc<NumberingPlan>) -> Result<Engine> {
     let take = |at: &mut usize| -> Result<(usize, usize)> {
         let len = word(at)?;
         let start = *at;
-        let stop = start
-            .checked_add(len.div_ceil(8) * 8)
+        let stop = len
+            .div_ceil(8)
+            .checked_mul(8)
+            .and_then(|padded| start.checked_add(padded))
             .filter(|&s| s <= end)
             .ok_or_else(|| corrupt(start, "section runs past the end"))?;
         *at = stop;
@@ -110,7 +112,10 @@ pub fn load(path: &Path, plan: Arc<NumberingPlan>) -> Result<Engine> {
     let n_texts = word(&mut at)?;
     let n_lists = word(&mut at)?;
     let utf8 = |(s, l): (usize, usize)| -> Result<String> {
-        std::str::from_utf8(&map[s..s + l])
+        let bytes = map
+            .get(s..s.saturating_add(l))
+            .ok_or_else(|| corrupt(s, "out of bounds"))?;
+        std::str::from_utf8(bytes)
             .map(str::to_owned)
             .map_err(|_| corrupt(s, "text is not UTF-8"))
     };
@@ -195,5 +200,25 @@ mod tests {
             );
         }
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Fuzz regression (snapshot, section-length-overflow): a section length near `u64::MAX`
+    /// overflowed the padded-length arithmetic. Now refused as corrupt.
+    #[test]
+    fn huge_section_lengths_are_refused() {
+        let dir = std::env::temp_dir();
+        let path = dir.join(format!("fc-snap-huge-{}.fcsnap", std::process::id()));
+        for len in [u64::MAX, u64::MAX - 7, 1 << 62, 17] {
+            let mut payload = Vec::new();
+            for w in [1u64, 0, len] {
+                payload.extend_from_slice(&w.to_le_bytes());
+            }
+            std::fs::write(&path, persist::encode(SNAP_MAGIC, SNAP_VERSION, &payload)).unwrap();
+            assert!(
+                matches!(load(&path, sample_plan()), Err(Error::Corrupt { .. })),
+                "{len}"
+            );
+        }
+        let _ = std::fs::remove_file(&path);
     }
 }
