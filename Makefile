@@ -3,7 +3,7 @@ PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install demo test-deps test test-rust test-python bench bench-table lint format clean
+.PHONY: help install demo test-deps test test-rust test-python fuzz fuzz-smoke bench bench-table lint format clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -17,7 +17,7 @@ demo: install ## Install and score the bundled example calls
 test-deps: ## Install fraudcore with its test dependencies
 	$(PIP) install ".[test]"
 
-test: test-deps test-rust test-python ## Install test dependencies and run every test
+test: test-deps test-rust test-python fuzz-smoke ## Install test dependencies and run every test
 
 test-rust: ## cargo tests, doc tests, and each criterion bench once
 	cargo test
@@ -26,6 +26,12 @@ test-rust: ## cargo tests, doc tests, and each criterion bench once
 
 test-python: ## pytest: tests and benches (each benchmark runs once)
 	$(PYTHON) -m pytest
+
+fuzz: ## Fuzz every target FUZZ_SECONDS each (default 15; long runs: FUZZ_SECONDS=600)
+	fuzz/run.sh $${FUZZ_SECONDS:-15}
+
+fuzz-smoke: ## What CI runs: the crash reproducers, then every fuzz target for 8 s
+	fuzz/run.sh 8
 
 bench: ## Time the benchmarks (Python and Rust) and print the README table
 	$(PYTHON) -m pytest benches --benchmark-enable --benchmark-only --benchmark-json=target/bench.json -p no:randomly
