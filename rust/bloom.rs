@@ -161,7 +161,7 @@ impl BloomParams {
         if !(MIN_FPR..1.0).contains(&fpr) {
             return Err(Error::invalid(
                 "fpr",
-                format!("must be at least {MIN_FPR:e} and below 1, got {fpr}"),
+                format!("must be at least {MIN_FPR:e} and below 1, got {fpr:e}"),
             ));
         }
         if capacity == 0 {
@@ -185,7 +185,9 @@ impl BloomParams {
         if best_k(per_key_cap, capacity).1 > fpr {
             return Err(Error::invalid(
                 "fpr",
-                format!("{fpr} at {capacity} keys needs more than {MAX_BITS_PER_KEY} bits per key"),
+                format!(
+                    "{fpr:e} at {capacity} keys needs more than {MAX_BITS_PER_KEY} bits per key"
+                ),
             ));
         }
         // The best achievable fpr falls as blocks grow, so bisect for the smallest that fits.
@@ -319,6 +321,31 @@ impl BlockedBloom<Vec<u64>> {
             params,
             words: vec![0; len],
         }
+    }
+
+    /// An empty filter like [`BlockedBloom::new`], or an error naming `capacity` when its
+    /// `blocks × 64` bytes cannot be allocated, instead of aborting the process: the sizes
+    /// come from callers (`to_filter(capacity=…)`), and 2³⁶ blocks is far beyond any machine.
+    pub fn try_new(params: BloomParams) -> Result<Self> {
+        let params = BloomParams {
+            blocks: params.blocks.clamp(1, MAX_BLOCKS),
+            k: params.k.clamp(1, MAX_K),
+            seed: params.seed,
+        };
+        let too_big = || {
+            Error::invalid(
+                "capacity",
+                format!(
+                    "a filter of {} bytes cannot be allocated",
+                    params.size_bytes()
+                ),
+            )
+        };
+        let len = usize::try_from(params.blocks * WORDS_PER_BLOCK as u64).map_err(|_| too_big())?;
+        let mut words = Vec::new();
+        words.try_reserve_exact(len).map_err(|_| too_big())?;
+        words.resize(len, 0);
+        Ok(BlockedBloom { params, words })
     }
 
     /// Adds `key`.
@@ -703,6 +730,29 @@ mod tests {
         assert!(keys(5, 1000).all(|k| view.contains(k)));
         assert_eq!(view.bits_set(), f.bits_set());
         assert_eq!(view.to_owned().words(), f.words());
+    }
+
+    /// Found by tests/test_entry_points.py: `to_filter(capacity=10**11)` sized a 274 GB filter
+    /// and the failed allocation aborted the process.
+    #[test]
+    fn try_new_reports_a_filter_too_big_to_allocate() {
+        let p = BloomParams::for_capacity(2_000_000_000_000, 1e-2, 0).unwrap();
+        assert!(p.size_bytes() > 2 << 40, "{}", p.size_bytes());
+        // With overcommit_memory = 1 the kernel grants any size, and filling it would not end
+        // well: check the refusal only where the kernel refuses.
+        let overcommit = std::fs::read_to_string("/proc/sys/vm/overcommit_memory");
+        if overcommit.is_ok_and(|s| s.trim() != "1") {
+            let err = BlockedBloom::try_new(p).unwrap_err();
+            assert!(
+                matches!(&err, Error::InvalidValue { field, .. } if field == "capacity"),
+                "{err}"
+            );
+        }
+        let small = BloomParams::for_capacity(1000, 1e-3, 0).unwrap();
+        assert_eq!(
+            BlockedBloom::try_new(small).unwrap().words(),
+            BlockedBloom::new(small).words()
+        );
     }
 
     #[test]

@@ -106,7 +106,7 @@ impl Base {
     fn build(keys: Vec<u64>, fpr: f64, seed: u64) -> Result<Base> {
         let exact = ExactSet::from_unsorted(keys);
         let params = BloomParams::for_capacity(exact.len() as u64, fpr, seed)?;
-        let mut bloom = BlockedBloom::new(params);
+        let mut bloom = BlockedBloom::try_new(params)?;
         for k in exact.iter() {
             bloom.insert(k);
         }
@@ -240,7 +240,9 @@ impl NumberList {
         // Base and delta are read under the lock a compaction swaps them under.
         let d = self.delta.read().unwrap_or_else(|e| e.into_inner());
         let base = self.base.load();
-        (base.items + d.added.len() as u64).saturating_sub(d.removed.len() as u64)
+        base.items
+            .saturating_add(d.added.len() as u64)
+            .saturating_sub(d.removed.len() as u64)
     }
 
     /// True if the list holds no numbers.
@@ -331,7 +333,8 @@ impl NumberList {
                 Base {
                     bloom: bloom.map_words(Words::Owned),
                     exact: None,
-                    items: base.items + added.len() as u64,
+                    // A bloom-only file's count is unchecked (nothing to count it against).
+                    items: base.items.saturating_add(added.len() as u64),
                     fpr: base.fpr,
                 }
             }
@@ -391,7 +394,7 @@ impl NumberList {
     ) -> Result<NumberList> {
         let keys = self.numbers()?;
         let params = BloomParams::for_capacity(capacity.max(1), fpr, seed)?;
-        let mut bloom = BlockedBloom::new(params);
+        let mut bloom = BlockedBloom::try_new(params)?;
         for &k in &keys {
             bloom.insert(k);
         }
@@ -419,7 +422,7 @@ impl NumberList {
         let base = Base {
             bloom: bloom.map_words(Words::Owned),
             exact: None,
-            items: a.items + b.items,
+            items: a.items.saturating_add(b.items),
             fpr: a.fpr.max(b.fpr),
         };
         NumberList::from_base(name, self.kind, base)
@@ -469,7 +472,15 @@ impl NumberList {
     /// Truncated, corrupted and foreign files are refused with [`Error::Corrupt`].
     pub fn load(path: &Path) -> Result<NumberList> {
         let (name, kind, base) = NumberList::load_parts(path)?;
-        NumberList::from_base(&name, kind, base)
+        // The name is the file's: one a list cannot have means a corrupt file, not a bad value.
+        NumberList::from_base(&name, kind, base).map_err(|e| match e {
+            Error::InvalidValue { message, .. } => Error::corrupt(
+                path.display().to_string(),
+                (persist::HEADER_LEN + META_WORDS * 8) as u64,
+                format!("bad list name {message}"),
+            ),
+            other => other,
+        })
     }
 
     /// Opens a list file like [`NumberList::load`], under another name and kind (a
@@ -543,6 +554,14 @@ impl NumberList {
             seed: word(5)?,
         };
         let items = word(6)?;
+        // A bloom-only count cannot be checked against anything, but no list holds 2⁶³
+        // numbers, and counts past it do not fit a signed length (Python's `len`).
+        if items > i64::MAX as u64 {
+            return Err(bad(
+                6,
+                &format!("item count {items} is more than any list holds"),
+            ));
+        }
         let fpr = f64::from_bits(word(7)?);
         // The fpr sizes every later compaction: a tiny one would ask for a huge filter.
         if !(MIN_FPR..1.0).contains(&fpr) {
@@ -612,7 +631,7 @@ impl NumberList {
         if !(MIN_FPR..1.0).contains(&fpr) {
             return Err(Error::invalid(
                 "fpr",
-                format!("must be at least {MIN_FPR:e} and below 1, got {fpr}"),
+                format!("must be at least {MIN_FPR:e} and below 1, got {fpr:e}"),
             ));
         }
         let bloom = bloom.map_words(Words::Owned);
@@ -745,6 +764,68 @@ mod tests {
         let filter = BlockedBloom::new(BloomParams::for_capacity(10, 1e-3, 0).unwrap());
         let err = NumberList::from_filter("f", ListKind::Partner, filter, 0, 1e-46).unwrap_err();
         assert!(matches!(&err, Error::InvalidValue { field, .. } if field == "fpr"));
+    }
+
+    /// Fuzz regression (list_file, bloom-only-item-count-overflow): a bloom-only file whose
+    /// item count was u64::MAX loaded (a filter's count cannot be checked), and adding a number
+    /// and compacting overflowed it. Such counts are refused; the largest accepted saturates.
+    #[test]
+    fn bloom_only_item_counts_are_bounded_and_saturate() {
+        let f = NumberList::build("x", ListKind::Block, vec![5], 1e-3, 0)
+            .unwrap()
+            .to_filter("f", ListKind::Partner, 100, 1e-3, 0)
+            .unwrap();
+        let path = tmp("items.fclist");
+        f.save(&path).unwrap();
+        let payload = std::fs::read(&path).unwrap()[persist::HEADER_LEN..].to_vec();
+        let with_items = |items: u64| {
+            let mut payload = payload.clone();
+            payload[6 * 8..7 * 8].copy_from_slice(&items.to_le_bytes());
+            std::fs::write(&path, persist::encode(LIST_MAGIC, LIST_VERSION, &payload)).unwrap();
+            NumberList::load(&path)
+        };
+        for items in [u64::MAX, 1 << 63] {
+            match with_items(items) {
+                Err(Error::Corrupt { offset, .. }) => assert_eq!(offset, 24 + 6 * 8),
+                other => panic!("{items}: {other:?}"),
+            }
+        }
+        let huge = with_items(i64::MAX as u64).unwrap();
+        assert!(huge.add(6).unwrap());
+        assert_eq!(huge.len(), 1 << 63);
+        huge.compact().unwrap();
+        assert_eq!(
+            (huge.len(), huge.contains(6)),
+            (1 << 63, Membership::Probable)
+        );
+        assert_eq!(huge.merge(&huge, "m").unwrap().len(), u64::MAX);
+    }
+
+    /// Found by tests/test_corruption.py (a bit flipped in the name, checksum fixed up): a
+    /// name a list cannot have came out as an invalid *value*; it is a corrupt file.
+    #[test]
+    fn load_refuses_a_name_a_list_cannot_have() {
+        let path = tmp("name.fclist");
+        NumberList::build("name", ListKind::Block, vec![5], 1e-3, 0)
+            .unwrap()
+            .save(&path)
+            .unwrap();
+        let mut payload = std::fs::read(&path).unwrap()[persist::HEADER_LEN..].to_vec();
+        for bad in [b'\n', b'\0', b':'] {
+            payload[META_WORDS * 8] = bad;
+            std::fs::write(&path, persist::encode(LIST_MAGIC, LIST_VERSION, &payload)).unwrap();
+            match NumberList::load(&path) {
+                Err(Error::Corrupt {
+                    offset, message, ..
+                }) => {
+                    assert_eq!(offset, 24 + 80);
+                    assert!(message.contains("bad list name"), "{message}");
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+            // Under a name of the policy's, the file's own does not matter.
+            assert!(NumberList::load_as(&path, "policy", ListKind::Block).is_ok());
+        }
     }
 
     #[test]

@@ -119,8 +119,9 @@ impl FileWriter {
     /// Starts writing `path` with the given magic and format version.
     pub fn create(path: &Path, magic: &[u8; 8], version: u32) -> Result<FileWriter> {
         let tmp = temp_path(path);
+        // Errors name the file the caller asked for, not the hidden temporary one.
         let file = create_new(&tmp).map_err(|source| Error::Io {
-            path: tmp.clone(),
+            path: path.to_owned(),
             source,
         })?;
         let mut w = FileWriter {
@@ -139,7 +140,7 @@ impl FileWriter {
 
     fn io(&self, source: std::io::Error) -> Error {
         Error::Io {
-            path: self.tmp.clone(),
+            path: self.path.clone(),
             source,
         }
     }
@@ -274,6 +275,35 @@ mod tests {
         drop(unfinished);
         assert_eq!(std::fs::read(&path).unwrap(), encode(MAGIC, 3, &payload));
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Found by tests/test_corruption.py: a failed save named the hidden temporary file.
+    #[test]
+    fn failed_writes_name_the_target_and_leave_nothing() {
+        let dir = std::env::temp_dir().join(format!("fc-persist-err-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("target")).unwrap();
+        let missing = dir.join("missing").join("x.bin");
+        match FileWriter::create(&missing, MAGIC, 1) {
+            Err(Error::Io { path, .. }) => assert_eq!(path, missing),
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+        let target = dir.join("target"); // a directory: the final rename fails
+        let mut w = FileWriter::create(&target, MAGIC, 1).unwrap();
+        w.write(b"x").unwrap();
+        match w.finish() {
+            Err(Error::Io { path, .. }) => assert_eq!(path, target),
+            other => panic!("{other:?}"),
+        }
+        match write_atomic(&target, b"x") {
+            Err(Error::Io { path, .. }) => assert_eq!(path, target),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            1,
+            "temporary files left"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

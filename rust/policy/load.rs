@@ -418,8 +418,15 @@ pub(super) fn parse(
             )
         })?;
         let fpr = match &decl.fpr {
-            Some(f) if !(f.get_ref() > &0.0 && f.get_ref() < &0.5) => {
-                return Err(cx.err(f.span(), "fpr must lie in (0, 0.5)"))
+            Some(f) if !(crate::bloom::MIN_FPR..0.5).contains(f.get_ref()) => {
+                return Err(cx.err(
+                    f.span(),
+                    format!(
+                        "fpr = {:e} is not in [{:e}, 0.5)",
+                        f.get_ref(),
+                        crate::bloom::MIN_FPR
+                    ),
+                ))
             }
             Some(f) => *f.get_ref(),
             None => DEFAULT_FPR,
