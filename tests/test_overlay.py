@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
-import fraudcore
 from engines import bare
 
+import fraudcore
 
 SPOOFING = """
 [[rules]]

@@ -8,9 +8,9 @@ import threading
 from pathlib import Path
 
 import pytest
+from engines import policy
 
 import fraudcore
-from engines import policy
 from fraudcore.cli import main
 
 DATA = Path(__file__).with_name("data")

@@ -7,9 +7,9 @@ from collections import UserDict
 from types import MappingProxyType
 
 import pytest
+from engines import bare
 
 import fraudcore
-from engines import bare
 
 KZ_MOBILE = "+77011234567"
 ALMATY = "87272123456"
@@ -190,7 +190,7 @@ def test_engine_accepts_a_policy_a_path_or_nothing(tmp_path):
 
 def test_thresholds_decide_between_flag_and_block():
     strict = bare(
-        rules='[thresholds]\nflag = 0.3\nblock = 0.5\n'
+        rules="[thresholds]\nflag = 0.3\nblock = 0.5\n"
         '[[rules]]\nid = "w"\nwhen = "caller.invalid_reason == \'withheld\'"\nscore = 0.5\n'
     )
     assert strict.score(call(caller="anonymous", ingress="national")).action == "block"

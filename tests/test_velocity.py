@@ -6,11 +6,11 @@ from __future__ import annotations
 import math
 from typing import Dict, List, Tuple
 
+from engines import policy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fraudcore
-from engines import policy
 
 WINDOW, TOLERANCE, GAP, SHORT = 600, 30, 10, 6.0
 POLICY = f"""
