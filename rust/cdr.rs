@@ -21,7 +21,6 @@
 
 use crate::call::{Attestation, Call, Ingress};
 use crate::engine::Engine;
-use crate::verdict::Action;
 use crate::{Error, Result};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -279,29 +278,22 @@ pub fn score_csv<R: Read, W: Write>(
         } else {
             call_from_fields(&fields)
         };
-        out.clear();
-        for i in 0..cols.width {
-            out.push_field(if i < header.len() {
-                record.get(i).unwrap_or(b"")
-            } else {
-                b""
-            });
-        }
         let (action, score, reasons, would): (&str, &str, &str, &str) = match &parsed {
             Ok(call) => {
                 let v = engine.score(call);
-                summary.actions[match v.action {
-                    Action::Allow => 0,
-                    Action::Flag => 1,
-                    Action::Block => 2,
-                }] += 1;
+                summary.actions[v.action.index()] += 1;
                 reasons_buf.clear();
                 for (i, r) in v.reason_ids().enumerate() {
                     if i > 0 {
                         reasons_buf.push(';');
                     }
                     reasons_buf.push_str(r);
-                    *summary.reasons.entry(r.to_owned()).or_insert(0) += 1;
+                    match summary.reasons.get_mut(r) {
+                        Some(n) => *n += 1,
+                        None => {
+                            summary.reasons.insert(r.to_owned(), 1);
+                        }
+                    }
                 }
                 score_buf.clear();
                 score_buf.push_str(&format_score(v.score));
@@ -330,13 +322,14 @@ pub fn score_csv<R: Read, W: Write>(
                 }
                 reasons_buf.clear();
                 reasons_buf.push_str("malformed:");
-                reasons_buf.push_str(message.split(':').next().unwrap_or("row"));
+                reasons_buf.push_str(malformed_field(message));
                 ("", "", reasons_buf.as_str(), "")
             }
         };
-        let mut row = csv::ByteRecord::new();
-        for (i, f) in out.iter().enumerate() {
-            row.push_field(if i == cols.action {
+        // One pass: the input fields (empty past a short row), the results in their columns.
+        out.clear();
+        for i in 0..cols.width {
+            out.push_field(if i == cols.action {
                 action.as_bytes()
             } else if i == cols.score {
                 score.as_bytes()
@@ -344,11 +337,13 @@ pub fn score_csv<R: Read, W: Write>(
                 reasons.as_bytes()
             } else if Some(i) == cols.would {
                 would.as_bytes()
+            } else if i < header.len() {
+                record.get(i).unwrap_or(b"")
             } else {
-                f
+                b""
             });
         }
-        writer.write_byte_record(&row).map_err(csv_err)?;
+        writer.write_byte_record(&out).map_err(csv_err)?;
     }
     drop(policy);
     writer.flush().map_err(io_err)?;
@@ -357,6 +352,12 @@ pub fn score_csv<R: Read, W: Write>(
         report(summary.bytes);
     }
     Ok(summary)
+}
+
+/// The field a malformed-row message names (`"ingress: ..."` → `"ingress"`), for the
+/// `malformed:FIELD` reason.
+fn malformed_field(message: &str) -> &str {
+    message.split(':').next().unwrap_or("row")
 }
 
 /// `0.955` → `"0.955"`: at most 6 decimals, no trailing zeros.
@@ -623,11 +624,7 @@ fn score_rows<B: AsRef<[u8]>>(
         match call_from_fields(&fields) {
             Ok(call) => {
                 let v = engine.score(&call);
-                out.actions.push(match v.action {
-                    Action::Allow => 0,
-                    Action::Flag => 1,
-                    Action::Block => 2,
-                });
+                out.actions.push(v.action.index() as u8);
                 out.scores.push(v.score);
                 for (i, r) in v.reason_ids().enumerate() {
                     if i > 0 {
@@ -645,7 +642,7 @@ fn score_rows<B: AsRef<[u8]>>(
                 }
                 out.reasons.extend_from_slice(b"malformed:");
                 out.reasons
-                    .extend_from_slice(message.split(':').next().unwrap_or("row").as_bytes());
+                    .extend_from_slice(malformed_field(&message).as_bytes());
             }
         }
         out.reason_offsets.push(out.reasons.len() as i64);

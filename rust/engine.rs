@@ -13,7 +13,7 @@ use crate::numplan::Classification;
 use crate::policy::features::Facts;
 use crate::policy::Policy;
 use crate::velocity::{Event, Key, Velocity, VelocityStats};
-use crate::verdict::{Action, NumberInfo, ReasonId, Verdict};
+use crate::verdict::{NumberInfo, ReasonId, Verdict};
 use crate::{Error, Result};
 use arc_swap::ArcSwap;
 use std::collections::BTreeMap;
@@ -54,14 +54,6 @@ struct Tally {
     actions: [AtomicU64; 3],
     would: [AtomicU64; 3],
     emergency: AtomicU64,
-}
-
-fn action_index(a: Action) -> usize {
-    match a {
-        Action::Allow => 0,
-        Action::Flag => 1,
-        Action::Block => 2,
-    }
 }
 
 /// Scores calls. Thread-safe; share it behind an `Arc`.
@@ -274,8 +266,8 @@ impl Engine {
     fn count(&self, snap: &Snapshot, v: &Verdict) {
         let t = &self.tally;
         t.calls.fetch_add(1, Relaxed);
-        t.actions[action_index(v.action)].fetch_add(1, Relaxed);
-        t.would[action_index(v.would_action)].fetch_add(1, Relaxed);
+        t.actions[v.action.index()].fetch_add(1, Relaxed);
+        t.would[v.would_action.index()].fetch_add(1, Relaxed);
         for r in &v.reasons {
             match r.id {
                 ReasonId::Rule(i) => {
@@ -321,8 +313,15 @@ impl Engine {
     }
 }
 
-/// Unix seconds now.
-fn now() -> f64 {
+/// When a call happened: its finite `timestamp`, else now.
+pub fn event_time(call: &Call<'_>) -> f64 {
+    call.timestamp
+        .filter(|t| t.is_finite())
+        .unwrap_or_else(unix_now)
+}
+
+/// Unix seconds now: the event time of a call without a timestamp.
+pub fn unix_now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
@@ -344,10 +343,11 @@ pub fn score_with(snap: &Snapshot, call: &Call<'_>) -> Verdict {
         .map(|raw| policy.lookup(raw, call.ingress));
     let emergency = policy.is_emergency(call.callee);
     let mut velocity = [None; 3];
+    let time = std::cell::OnceCell::new();
     if let Some(store) = &snap.velocity {
         let [by_caller, by_destination, by_trunk] = policy.velocity_keys();
         let event = Event {
-            timestamp: call.timestamp.filter(|t| t.is_finite()).unwrap_or_else(now),
+            timestamp: *time.get_or_init(|| event_time(call)),
             callee: callee.as_ref().map_or(0, |c| c.number.value()),
             duration: call.duration,
         };
@@ -369,6 +369,7 @@ pub fn score_with(snap: &Snapshot, call: &Call<'_>) -> Verdict {
         network_number: network_number.as_ref(),
         emergency,
         policy,
+        time,
         velocity,
     };
     let d = policy.evaluate(&facts, &snap.lists);

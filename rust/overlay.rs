@@ -286,6 +286,13 @@ impl OverlayBuilder {
     }
 }
 
+/// Checks that `prefix` is an E.164 prefix (`+` optional); the error message says why not.
+pub fn check_prefix(prefix: &str) -> Result<(), String> {
+    prefix_digits(prefix)
+        .map(|_| ())
+        .ok_or_else(|| bad_prefix(prefix))
+}
+
 fn prefix_digits(prefix: &str) -> Option<&str> {
     let digits = prefix.strip_prefix('+').unwrap_or(prefix);
     (!digits.is_empty()

@@ -17,6 +17,11 @@ pub enum Action {
 }
 
 impl Action {
+    /// 0, 1, 2 for allow, flag, block: an index into per-action tallies.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     /// `"allow"`, `"flag"` or `"block"`.
     pub fn as_str(self) -> &'static str {
         match self {

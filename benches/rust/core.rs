@@ -127,6 +127,7 @@ fn rules(c: &mut Criterion, engine: &Engine) {
         network_number: None,
         emergency: false,
         policy,
+        time: Default::default(),
         velocity: [Some(counters), None, None],
     };
     let mut group = c.benchmark_group("rule");

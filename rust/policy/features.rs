@@ -509,6 +509,8 @@ pub struct Facts<'a> {
     pub emergency: bool,
     /// The policy: home region, time zone, carrier and location names.
     pub policy: &'a Policy,
+    /// The call's time (its finite `timestamp`, else now), taken once when first needed.
+    pub time: std::cell::OnceCell<f64>,
     /// Counters of the caller, destination and trunk keys (this call included), for the key
     /// kinds the policy reads; `None` where there is no key (e.g. an unparsed caller).
     pub velocity: [Option<Counters>; 3],
@@ -598,15 +600,9 @@ impl<'a> Facts<'a> {
 
     /// Hour (0-23) and weekday (0 = Monday) of the call in the policy's time zone.
     fn local_time(&self) -> (u8, u8) {
-        let ts = self
-            .call
-            .timestamp
-            .filter(|t| t.is_finite())
-            .unwrap_or_else(|| {
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0.0, |d| d.as_secs_f64())
-            });
+        let ts = *self
+            .time
+            .get_or_init(|| crate::engine::event_time(self.call));
         local_time(ts, self.policy.utc_offset)
     }
 }
@@ -655,9 +651,10 @@ fn invalid_index(r: Invalid) -> u8 {
 }
 
 fn type_index(t: NumberType) -> u8 {
-    NUMBER_TYPE
+    // NUMBER_TYPE lists the names of NumberType::ALL in the same order (tested).
+    NumberType::ALL
         .iter()
-        .position(|n| *n == t.as_str())
+        .position(|&x| x == t)
         .map_or(NUMBER_TYPE.len() as u8 - 1, |i| i as u8)
 }
 

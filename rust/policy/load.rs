@@ -352,8 +352,7 @@ pub(super) fn parse(
                     continue;
                 }
                 // Errors in the prefix file point at the file's own line.
-                let check = crate::overlay::OverlayBuilder::default().add_tagged(&line, &["x"]);
-                if let Err(message) = check {
+                if let Err(message) = crate::overlay::check_prefix(&line) {
                     return Err(Error::Parse {
                         source_name: path.display().to_string(),
                         line: i + 1,

@@ -369,7 +369,12 @@ impl Policy {
         });
         let score = combine(reasons.iter());
         let would_action = self.decide(reasons.iter(), facts.emergency);
-        let action = self.decide(reasons.iter().filter(|r| !r.observe), facts.emergency);
+        // Without observed reasons both decisions are the same one.
+        let action = if reasons.iter().any(|r| r.observe) {
+            self.decide(reasons.iter().filter(|r| !r.observe), facts.emergency)
+        } else {
+            would_action
+        };
         Decision {
             action,
             would_action,

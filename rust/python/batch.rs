@@ -30,6 +30,15 @@ fn open_output(path: &std::path::Path) -> crate::Result<Box<dyn Write>> {
     Ok(Box::new(BufWriter::with_capacity(1 << 20, file)))
 }
 
+/// `{"allow": n, "flag": n, "block": n}` from counts in `Action::index` order.
+pub(super) fn actions_dict(py: Python<'_>, counts: [u64; 3]) -> PyResult<Bound<'_, PyDict>> {
+    let a = PyDict::new(py);
+    for (name, n) in ["allow", "flag", "block"].into_iter().zip(counts) {
+        a.set_item(name, n)?;
+    }
+    Ok(a)
+}
+
 pub(super) fn summary_dict<'py>(py: Python<'py>, s: &CsvSummary) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("rows", s.rows)?;
@@ -40,11 +49,7 @@ pub(super) fn summary_dict<'py>(py: Python<'py>, s: &CsvSummary) -> PyResult<Bou
         .map(|m| (m.line, m.message.as_str()))
         .collect();
     d.set_item("first_malformed", first)?;
-    let a = PyDict::new(py);
-    for (name, n) in ["allow", "flag", "block"].into_iter().zip(s.actions) {
-        a.set_item(name, n)?;
-    }
-    d.set_item("actions", a)?;
+    d.set_item("actions", actions_dict(py, s.actions)?)?;
     d.set_item(
         "reasons",
         s.reasons

@@ -77,17 +77,10 @@ impl PyEngine {
 
     /// Scores one call: a dict or Mapping with the call fields, or a `fraudcore.Call`.
     fn score(&self, py: Python<'_>, call: &Bound<'_, PyAny>) -> PyResult<PyVerdict> {
-        let inner = if let Ok(c) = call.cast::<PyCall>() {
-            self.inner.score(&c.get().as_call())
-        } else if call.is_instance_of::<PyDict>() || call.hasattr(intern!(py, "keys"))? {
-            score_mapping(py, &self.inner, call)?
-        } else {
-            return Err(type_error(
-                py,
-                "call",
-                "a dict, a Mapping or fraudcore.Call",
-                call,
-            ));
+        let inner = match call.cast::<PyCall>() {
+            Ok(c) => self.inner.score(&c.get().as_call()),
+            // A dict or Mapping; anything else is refused there, naming `call`.
+            Err(_) => score_mapping(py, &self.inner, call)?,
         };
         Ok(PyVerdict { inner })
     }
@@ -245,15 +238,8 @@ impl PyEngine {
         let s = self.inner.stats();
         let d = PyDict::new(py);
         d.set_item("calls", s.calls)?;
-        let actions = |counts: [u64; 3]| -> PyResult<Bound<'py, PyDict>> {
-            let a = PyDict::new(py);
-            for (name, n) in ["allow", "flag", "block"].into_iter().zip(counts) {
-                a.set_item(name, n)?;
-            }
-            Ok(a)
-        };
-        d.set_item("actions", actions(s.actions)?)?;
-        d.set_item("would_actions", actions(s.would_actions)?)?;
+        d.set_item("actions", actions_dict(py, s.actions)?)?;
+        d.set_item("would_actions", actions_dict(py, s.would_actions)?)?;
         d.set_item(
             "reasons",
             s.reasons.into_iter().collect::<Vec<_>>().into_py_dict(py)?,
@@ -314,11 +300,7 @@ impl PyEngine {
                 ))
             }
         };
-        let now = seconds(py, "now", now, false)?.unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0.0, |d| d.as_secs_f64())
-        });
+        let now = seconds(py, "now", now, false)?.unwrap_or_else(crate::engine::unix_now);
         let Some(c) = self.inner.counters(k, now) else {
             return Ok(None);
         };

@@ -82,16 +82,13 @@ pub(super) fn roaming(py: Python<'_>, v: Option<&Bound<'_, PyAny>>) -> PyResult<
         .cast::<PyString>()
         .map_err(|_| type_error(py, "roaming", "bool, 0/1, str or None", v))?;
     let s = s.to_cow().unwrap_or(Cow::Borrowed("?"));
-    match s.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "y" | "t" => Ok(Some(true)),
-        "false" | "0" | "no" | "n" | "f" => Ok(Some(false)),
-        "" | "unknown" | "none" | "null" => Ok(None),
-        _ => Err(value_error(
+    crate::cdr::parse_roaming(&s).map_err(|_| {
+        value_error(
             py,
             "roaming",
             format!("{} is not true/false/1/0/yes/no/unknown", quote(&s)),
-        )),
-    }
+        )
+    })
 }
 
 pub(super) fn attestation(
@@ -105,10 +102,7 @@ pub(super) fn attestation(
         .cast::<PyString>()
         .map_err(|_| type_error(py, "attestation", "'A', 'B', 'C' or None", v))?;
     let s = s.to_cow().unwrap_or(Cow::Borrowed("?"));
-    if s.trim().is_empty() {
-        return Ok(None);
-    }
-    Attestation::parse(&s).map(Some).ok_or_else(|| {
+    crate::cdr::parse_attestation(&s).map_err(|_| {
         value_error(
             py,
             "attestation",
@@ -134,12 +128,16 @@ pub(super) fn seconds(
             .map_err(|_| value_error(py, field, "out of range".into()))?
     } else if let Ok(s) = v.cast::<PyString>() {
         let s = s.to_cow().unwrap_or(Cow::Borrowed("?"));
-        if s.trim().is_empty() {
-            return Ok(None);
+        match crate::cdr::parse_seconds(&s, non_negative) {
+            Ok(x) => return Ok(x),
+            Err(_) => {
+                return Err(value_error(
+                    py,
+                    field,
+                    format!("{} is not a number of seconds", quote(&s)),
+                ))
+            }
         }
-        s.trim()
-            .parse::<f64>()
-            .map_err(|_| value_error(py, field, format!("{} is not a number", quote(&s))))?
     } else {
         return Err(type_error(py, field, "int, float, numeric str or None", v));
     };
@@ -170,42 +168,11 @@ pub(super) fn field<'py>(
     }
 }
 
-pub(super) fn score_mapping<'py>(
+/// The call-field values of a dict or Mapping, in [`crate::cdr::CALL_FIELDS`] order.
+fn mapping_values<'py>(
     py: Python<'py>,
-    engine: &CoreEngine,
     obj: &Bound<'py, PyAny>,
-) -> PyResult<CoreVerdict> {
-    let dict = obj.cast::<PyDict>().ok();
-    let get = |key: &Bound<'py, PyString>| field(py, dict, obj, key);
-    let caller = get(intern!(py, "caller"))?;
-    let callee = get(intern!(py, "callee"))?;
-    let ingress_v = get(intern!(py, "ingress"))?;
-    let roaming_v = get(intern!(py, "roaming"))?;
-    let attestation_v = get(intern!(py, "attestation"))?;
-    let timestamp_v = get(intern!(py, "timestamp"))?;
-    let duration_v = get(intern!(py, "duration"))?;
-    let trunk = get(intern!(py, "trunk"))?;
-    let network = get(intern!(py, "network_number"))?;
-    let caller = text(py, "caller", caller.as_ref())?;
-    let callee = text(py, "callee", callee.as_ref())?;
-    let trunk = text(py, "trunk", trunk.as_ref())?;
-    let network = text(py, "network_number", network.as_ref())?;
-    let call = Call {
-        timestamp: seconds(py, "timestamp", timestamp_v.as_ref(), false)?,
-        caller: &caller,
-        callee: &callee,
-        ingress: ingress(py, ingress_v.as_ref())?,
-        roaming: roaming(py, roaming_v.as_ref())?,
-        attestation: attestation(py, attestation_v.as_ref())?,
-        duration: seconds(py, "duration", duration_v.as_ref(), true)?,
-        trunk: &trunk,
-        network_number: (!network.is_empty()).then_some(&*network),
-    };
-    Ok(engine.score(&call))
-}
-
-/// A call read from a dict or Mapping into owned fields (for batch scoring without the GIL).
-pub(super) fn owned_call<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>) -> PyResult<PyCall> {
+) -> PyResult<[Option<Bound<'py, PyAny>>; 9]> {
     let dict = obj.cast::<PyDict>().ok();
     if dict.is_none() && !obj.hasattr(intern!(py, "keys"))? {
         return Err(type_error(
@@ -215,24 +182,91 @@ pub(super) fn owned_call<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>) -> PyRes
             obj,
         ));
     }
-    let get = |key: &Bound<'py, PyString>| field(py, dict, obj, key);
-    let network_v = get(intern!(py, "network_number"))?;
-    let network = text(py, "network_number", network_v.as_ref())?;
+    let keys = [
+        intern!(py, "timestamp"),
+        intern!(py, "caller"),
+        intern!(py, "callee"),
+        intern!(py, "ingress"),
+        intern!(py, "roaming"),
+        intern!(py, "attestation"),
+        intern!(py, "duration"),
+        intern!(py, "trunk"),
+        intern!(py, "network_number"),
+    ];
+    let mut out: [Option<Bound<'py, PyAny>>; 9] = Default::default();
+    for (slot, key) in out.iter_mut().zip(keys) {
+        *slot = field(py, dict, obj, key)?;
+    }
+    Ok(out)
+}
+
+/// A call read from a dict or Mapping, its strings borrowed where Python allows.
+pub(super) struct MappedCall<'a> {
+    timestamp: Option<f64>,
+    caller: Cow<'a, str>,
+    callee: Cow<'a, str>,
+    ingress: Ingress,
+    roaming: Option<bool>,
+    attestation: Option<Attestation>,
+    duration: Option<f64>,
+    trunk: Cow<'a, str>,
+    network_number: Cow<'a, str>,
+}
+
+impl<'a> MappedCall<'a> {
+    fn read(py: Python<'_>, v: &'a [Option<Bound<'_, PyAny>>; 9]) -> PyResult<Self> {
+        Ok(MappedCall {
+            timestamp: seconds(py, "timestamp", v[0].as_ref(), false)?,
+            caller: text(py, "caller", v[1].as_ref())?,
+            callee: text(py, "callee", v[2].as_ref())?,
+            ingress: ingress(py, v[3].as_ref())?,
+            roaming: roaming(py, v[4].as_ref())?,
+            attestation: attestation(py, v[5].as_ref())?,
+            duration: seconds(py, "duration", v[6].as_ref(), true)?,
+            trunk: text(py, "trunk", v[7].as_ref())?,
+            network_number: text(py, "network_number", v[8].as_ref())?,
+        })
+    }
+
+    fn as_call(&self) -> Call<'_> {
+        Call {
+            timestamp: self.timestamp,
+            caller: &self.caller,
+            callee: &self.callee,
+            ingress: self.ingress,
+            roaming: self.roaming,
+            attestation: self.attestation,
+            duration: self.duration,
+            trunk: &self.trunk,
+            network_number: (!self.network_number.is_empty()).then_some(&*self.network_number),
+        }
+    }
+}
+
+/// Scores a dict or Mapping without copying its strings.
+pub(super) fn score_mapping<'py>(
+    py: Python<'py>,
+    engine: &CoreEngine,
+    obj: &Bound<'py, PyAny>,
+) -> PyResult<CoreVerdict> {
+    let values = mapping_values(py, obj)?;
+    Ok(engine.score(&MappedCall::read(py, &values)?.as_call()))
+}
+
+/// A call read from a dict or Mapping into owned fields (for batch scoring without the GIL).
+pub(super) fn owned_call<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>) -> PyResult<PyCall> {
+    let values = mapping_values(py, obj)?;
+    let m = MappedCall::read(py, &values)?;
     Ok(PyCall {
-        timestamp: seconds(
-            py,
-            "timestamp",
-            get(intern!(py, "timestamp"))?.as_ref(),
-            false,
-        )?,
-        caller: text(py, "caller", get(intern!(py, "caller"))?.as_ref())?.into_owned(),
-        callee: text(py, "callee", get(intern!(py, "callee"))?.as_ref())?.into_owned(),
-        ingress: ingress(py, get(intern!(py, "ingress"))?.as_ref())?,
-        roaming: roaming(py, get(intern!(py, "roaming"))?.as_ref())?,
-        attestation: attestation(py, get(intern!(py, "attestation"))?.as_ref())?,
-        duration: seconds(py, "duration", get(intern!(py, "duration"))?.as_ref(), true)?,
-        trunk: text(py, "trunk", get(intern!(py, "trunk"))?.as_ref())?.into_owned(),
-        network_number: (!network.is_empty()).then(|| network.into_owned()),
+        timestamp: m.timestamp,
+        caller: m.caller.into_owned(),
+        callee: m.callee.into_owned(),
+        ingress: m.ingress,
+        roaming: m.roaming,
+        attestation: m.attestation,
+        duration: m.duration,
+        trunk: m.trunk.into_owned(),
+        network_number: (!m.network_number.is_empty()).then(|| m.network_number.into_owned()),
     })
 }
 
