@@ -36,6 +36,7 @@ pub mod cdr;
 pub mod engine;
 pub mod error;
 pub mod exact;
+pub mod leading;
 pub mod listload;
 pub mod metadata;
 pub mod normalize;

@@ -13,6 +13,7 @@
 //! (`8` in KZ) and a bare national significant number, exactly as phonenumbers' `parse` does
 //! with the home region as default region.
 
+use crate::leading::LeadingPattern;
 use crate::number::{Number, MAX_DIGITS};
 use crate::numplan::{Country, LengthCheck, NumberingPlan, Territory};
 use crate::numtype::Region;
@@ -40,6 +41,12 @@ pub enum Ingress {
 impl Ingress {
     /// Parses `"international"`, `"national"` or `"onnet"` (case-insensitive).
     pub fn parse(s: &str) -> Option<Ingress> {
+        match s {
+            "international" => return Some(Ingress::International),
+            "national" => return Some(Ingress::National),
+            "onnet" => return Some(Ingress::Onnet),
+            _ => {}
+        }
         const NAMES: [(&str, Ingress); 3] = [
             ("international", Ingress::International),
             ("national", Ingress::National),
@@ -133,7 +140,7 @@ pub struct DialPlan {
     region: Region,
     home: (usize, usize),
     country_code: u16,
-    idd: Option<regex::Regex>,
+    idd: Option<LeadingPattern>,
     extra_idd: Vec<Vec<u8>>,
 }
 
@@ -156,7 +163,7 @@ impl DialPlan {
             Error::invalid("home_region", format!("{region:?} has no numbering plan"))
         })?;
         let idd = match &territory.international_prefix {
-            Some(p) => Some(regex::Regex::new(&format!("(?-u)^(?:{p})")).map_err(|e| {
+            Some(p) => Some(LeadingPattern::new(p).map_err(|e| {
                 Error::invalid(
                     "home_region",
                     format!("international prefix of {region}: {e}"),
@@ -197,12 +204,7 @@ impl DialPlan {
     /// Length of an international prefix at the start of `d`, if one is there and is followed
     /// by something other than `0` (phonenumbers' rule: `8100…` is not `810` + `0…`).
     fn idd_len(&self, d: &[u8]) -> Option<usize> {
-        let text = std::str::from_utf8(d).ok()?;
-        let regex_len = self
-            .idd
-            .as_ref()
-            .and_then(|re| re.find(text))
-            .map(|m| m.end());
+        let regex_len = self.idd.as_ref().and_then(|p| p.match_end(d));
         let extra = self
             .extra_idd
             .iter()
@@ -379,7 +381,7 @@ fn strip_national_prefix(
     nsn: &[u8],
 ) -> Digits {
     let unchanged = Digits::from(nsn).unwrap_or_else(Digits::new);
-    let (Some(re), Ok(text)) = (&t.national_prefix_for_parsing, std::str::from_utf8(nsn)) else {
+    let Some(prefix) = &t.national_prefix_for_parsing else {
         return unchanged;
     };
     if nsn.is_empty() {
@@ -387,7 +389,10 @@ fn strip_national_prefix(
     }
     let candidate = match &t.national_prefix_transform {
         Some(rule) => {
-            let Some(caps) = re.captures(text) else {
+            let Ok(text) = std::str::from_utf8(nsn) else {
+                return unchanged;
+            };
+            let Some(caps) = prefix.regex().captures(text) else {
                 return unchanged;
             };
             let end = caps.get(0).map_or(0, |m| m.end());
@@ -400,8 +405,8 @@ fn strip_national_prefix(
                 Digits::from(&nsn[end..])
             }
         }
-        None => match re.find(text) {
-            Some(m) => Digits::from(&nsn[m.end()..]),
+        None => match prefix.match_end(nsn) {
+            Some(end) => Digits::from(&nsn[end..]),
             None => return unchanged,
         },
     };

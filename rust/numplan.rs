@@ -7,6 +7,7 @@
 //! priority) is applied to that set. Carrier and area names live in a [`PrefixTrie`] keyed by
 //! E.164 digits.
 
+use crate::leading::LeadingPattern;
 use crate::metadata::{DescSource, PlanSource, TerritorySource};
 use crate::number::{Number, MAX_DIGITS};
 use crate::numtype::{NumberType, Region};
@@ -64,8 +65,8 @@ pub(crate) struct Territory {
     pub(crate) possible_lengths: Vec<u8>,
     pub(crate) local_lengths: Vec<u8>,
     pub(crate) international_prefix: Option<String>,
-    #[serde(with = "serde_regex")]
-    pub(crate) national_prefix_for_parsing: Option<regex::Regex>,
+    #[serde(with = "serde_leading")]
+    pub(crate) national_prefix_for_parsing: Option<LeadingPattern>,
     pub(crate) national_prefix_transform: Option<String>,
 }
 
@@ -609,7 +610,7 @@ fn compile_country(code: u16, sources: &[&TerritorySource]) -> Result<Country> {
             .as_deref()
             .filter(|p| !p.is_empty())
         {
-            Some(p) => Some(regex::Regex::new(&format!("(?-u)^(?:{p})")).map_err(|e| {
+            Some(p) => Some(LeadingPattern::new(p).map_err(|e| {
                 Error::invalid(
                     "numbering plan",
                     format!("{}: national prefix pattern: {e}", t.id),
@@ -661,17 +662,20 @@ fn compile_country(code: u16, sources: &[&TerritorySource]) -> Result<Country> {
     })
 }
 
-/// Regexes persist as their pattern text and are recompiled on load.
-mod serde_regex {
+/// Prefix patterns persist as their anchored pattern text and are recompiled on load.
+mod serde_leading {
+    use crate::leading::LeadingPattern;
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    pub fn serialize<S: Serializer>(re: &Option<regex::Regex>, s: S) -> Result<S::Ok, S::Error> {
-        re.as_ref().map(regex::Regex::as_str).serialize(s)
+    pub fn serialize<S: Serializer>(p: &Option<LeadingPattern>, s: S) -> Result<S::Ok, S::Error> {
+        p.as_ref().map(LeadingPattern::as_str).serialize(s)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<regex::Regex>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<LeadingPattern>, D::Error> {
         Option::<String>::deserialize(d)?
-            .map(|p| regex::Regex::new(&p).map_err(serde::de::Error::custom))
+            .map(|p| LeadingPattern::from_anchored(&p).map_err(serde::de::Error::custom))
             .transpose()
     }
 }

@@ -194,8 +194,28 @@ fn mapping_values<'py>(
         intern!(py, "network_number"),
     ];
     let mut out: [Option<Bound<'py, PyAny>>; 9] = Default::default();
-    for (slot, key) in out.iter_mut().zip(keys) {
-        *slot = field(py, dict, obj, key)?;
+    match dict {
+        // One pass over the dict's entries instead of a hash lookup per field: keys written
+        // as literals are the interned names, found by identity; other `str` keys by text;
+        // keys that are no field name are ignored, as a lookup would ignore them.
+        Some(d) => {
+            for (k, v) in d.iter() {
+                let at = keys.iter().position(|key| key.as_ptr() == k.as_ptr());
+                let at = at.or_else(|| {
+                    let name = k.cast::<PyString>().ok()?;
+                    let name = name.to_str().ok()?;
+                    crate::cdr::CALL_FIELDS.iter().position(|f| *f == name)
+                });
+                if let Some(slot) = at.and_then(|i| out.get_mut(i)) {
+                    *slot = Some(v);
+                }
+            }
+        }
+        None => {
+            for (slot, key) in out.iter_mut().zip(keys) {
+                *slot = field(py, dict, obj, key)?;
+            }
+        }
     }
     Ok(out)
 }
