@@ -14,7 +14,7 @@
 //! with the home region as default region.
 
 use crate::leading::LeadingPattern;
-use crate::number::{Number, MAX_DIGITS};
+use crate::number::Number;
 use crate::numplan::{Country, LengthCheck, NumberingPlan, Territory};
 use crate::numtype::Region;
 use crate::{Error, Result};
@@ -140,6 +140,8 @@ pub struct DialPlan {
     region: Region,
     home: (usize, usize),
     country_code: u16,
+    cc_digits: [u8; 3],
+    cc_len: u8,
     idd: Option<LeadingPattern>,
     extra_idd: Vec<Vec<u8>>,
 }
@@ -182,10 +184,16 @@ impl DialPlan {
             }
             extra_idd.push(digits);
         }
+        let mut cc_digits = [0u8; 3];
+        let text = country.code.to_string();
+        let cc_len = text.len().min(3);
+        cc_digits[..cc_len].copy_from_slice(&text.as_bytes()[..cc_len]);
         Ok(DialPlan {
             region: r,
             home,
             country_code: country.code,
+            cc_digits,
+            cc_len: cc_len as u8,
             idd,
             extra_idd,
         })
@@ -199,6 +207,11 @@ impl DialPlan {
     /// The home country calling code.
     pub fn country_code(&self) -> u16 {
         self.country_code
+    }
+
+    /// The home country calling code's digits.
+    fn country_code_digits(&self) -> &[u8] {
+        &self.cc_digits[..usize::from(self.cc_len)]
     }
 
     /// Length of an international prefix at the start of `d`, if one is there and is followed
@@ -314,9 +327,9 @@ fn national(plan: &NumberingPlan, dial: &DialPlan, d: &[u8]) -> Result<Number, I
     let (country, home) = plan
         .territory_at(dial.home)
         .ok_or(Invalid::UnknownCountryCode)?;
-    let mut cc_buf = [0u8; MAX_DIGITS];
-    let cc_text = Number::from_parts(dial.country_code, b"").map(|n| n.digits(&mut cc_buf).len());
-    if let Some(cc_len) = cc_text.filter(|&n| d.starts_with(&cc_buf[..n])) {
+    let cc_text = dial.country_code_digits();
+    if d.starts_with(cc_text) {
+        let cc_len = cc_text.len();
         let potential = strip_national_prefix(plan, country, home, &d[cc_len..]);
         let p = potential.as_slice();
         let full_is_home = plan.matches_general(country, home, d);

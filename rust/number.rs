@@ -80,11 +80,21 @@ impl Number {
 
     /// Writes the digits (country code first) into `buf` and returns them.
     pub fn digits(self, buf: &mut [u8; MAX_DIGITS]) -> &[u8] {
-        let n = self.len();
+        // Two digits per division: half the (multiply-shift) divisions of one at a time.
+        const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+            20212223242526272829303132333435363738394041424344454647484950515253545556575859\
+            60616263646566676869707172737475767778798081828384858687888990919293949596979899";
+        let n = self.len().min(MAX_DIGITS);
         let mut v = self.value;
-        for slot in buf[..n].iter_mut().rev() {
-            *slot = b'0' + (v % 10) as u8;
-            v /= 10;
+        let mut end = n;
+        while end >= 2 {
+            let pair = (v % 100) as usize * 2;
+            v /= 100;
+            buf[end - 2..end].copy_from_slice(&PAIRS[pair..pair + 2]);
+            end -= 2;
+        }
+        if end == 1 {
+            buf[0] = b'0' + (v % 10) as u8;
         }
         &buf[..n]
     }

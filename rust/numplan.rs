@@ -362,6 +362,13 @@ impl NumberingPlan {
     /// `number_type`, carrier and geocoder prefix lookups, in one pass).
     #[inline]
     pub fn classify(&self, number: Number) -> Classification {
+        let mut buf = [0u8; MAX_DIGITS];
+        self.classify_digits(number, number.digits(&mut buf))
+    }
+
+    /// [`NumberingPlan::classify`] given the number's E.164 digits (`number.digits`).
+    #[inline]
+    pub fn classify_digits(&self, number: Number, digits: &[u8]) -> Classification {
         let mut out = Classification {
             number,
             region: None,
@@ -372,8 +379,7 @@ impl NumberingPlan {
         let Some(country) = self.country(number.country_code()) else {
             return out;
         };
-        let mut buf = [0u8; MAX_DIGITS];
-        let nsn = number.national(&mut buf);
+        let nsn = digits.get(number.country_code_len()..).unwrap_or_default();
         let set = country.run(nsn);
         let len = nsn.len();
         // phonenumbers' territory choice: leading digits where a territory has them, else the

@@ -528,6 +528,7 @@ impl<'a> Facts<'a> {
     }
 
     /// The value of a feature.
+    #[inline]
     pub fn value(&self, f: Feature) -> Val<'a> {
         let call = self.call;
         match f {

@@ -269,11 +269,10 @@ impl Policy {
     /// Classifies a number: the plan, then the overlay on top.
     #[inline]
     pub fn classify(&self, number: Number) -> Classification {
-        let mut c = self.plan.classify(number);
-        if !self.overlay.is_empty() {
-            let mut buf = [0u8; MAX_DIGITS];
-            self.overlay.apply(number.digits(&mut buf), &mut c);
-        }
+        let mut buf = [0u8; MAX_DIGITS];
+        let digits = number.digits(&mut buf);
+        let mut c = self.plan.classify_digits(number, digits);
+        self.overlay.apply(digits, &mut c);
         c
     }
 
