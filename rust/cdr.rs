@@ -78,9 +78,53 @@ pub fn parse_seconds(s: &str, non_negative: bool) -> Result<Option<f64>, BadValu
     if s.is_empty() {
         return Ok(None);
     }
-    match s.parse::<f64>() {
+    match decimal(s).map_or_else(|| s.parse::<f64>(), Ok) {
         Ok(x) if x.is_finite() && (!non_negative || x >= 0.0) => Ok(Some(x)),
         _ => Err(BadValue),
+    }
+}
+
+/// `[-]digits[.digits]` with at most 15 significant digits, exactly as `str::parse` reads it
+/// (both the integer and the power of ten are exact doubles, so one division rounds
+/// correctly); `None` for anything else.
+fn decimal(s: &str) -> Option<f64> {
+    const POW10: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let (negative, digits) = match s.as_bytes() {
+        [b'-', rest @ ..] => (true, rest),
+        rest => (false, rest),
+    };
+    if digits.is_empty() || digits.len() > 16 {
+        return None;
+    }
+    let (mut m, mut scale, mut point) = (0u64, 0usize, false);
+    for (i, &b) in digits.iter().enumerate() {
+        match b {
+            b'0'..=b'9' => {
+                m = m * 10 + u64::from(b - b'0');
+                scale += usize::from(point);
+            }
+            // One point, with digits on both sides.
+            b'.' if !point && i > 0 && i + 1 < digits.len() => point = true,
+            _ => return None,
+        }
+    }
+    // At most 15 digits: below 2^53, so `m as f64` is exact.
+    if digits.len() - usize::from(point) > 15 {
+        return None;
+    }
+    let x = m as f64 / POW10[scale];
+    Some(if negative { -x } else { x })
+}
+
+/// Reads `ingress`: the lower-case names directly, anything else as [`Ingress::parse`] does.
+fn ingress(s: &str) -> Option<Ingress> {
+    match s {
+        "international" => Some(Ingress::International),
+        "national" => Some(Ingress::National),
+        "onnet" => Some(Ingress::Onnet),
+        _ => Ingress::parse(s),
     }
 }
 
@@ -519,9 +563,17 @@ pub fn score_csv<R: Read, W: Write>(
                 report(reader.offset());
             }
         }
+        // One UTF-8 check for the row; a field is checked alone only when the row is not
+        // UTF-8 (or, quoted, splits a character between fields).
+        let whole = std::str::from_utf8(&record.data).ok();
         let text = |i: Option<usize>| -> std::borrow::Cow<'_, str> {
-            i.and_then(|i| record.get(i))
-                .map_or(std::borrow::Cow::Borrowed(""), utf8)
+            let Some(&(a, b)) = i.and_then(|i| record.bounds.get(i)) else {
+                return std::borrow::Cow::Borrowed("");
+            };
+            match whole.and_then(|w| w.get(a..b)) {
+                Some(t) => std::borrow::Cow::Borrowed(t),
+                None => utf8(&record.data[a..b]),
+            }
         };
         let fields: [std::borrow::Cow<'_, str>; 9] = cols.call.map(text);
         let parsed = if record.len() > width {
@@ -669,23 +721,43 @@ fn format_score(s: f64) -> String {
 
 /// Builds a call from the nine call-field texts, or says which field is wrong.
 pub fn call_from_fields<'a>(f: &'a [std::borrow::Cow<'a, str>; 9]) -> Result<Call<'a>, String> {
+    call_with_seconds(f, [None, None])
+}
+
+/// [`call_from_fields`], with `timestamp` and `duration` given as numbers (`Some(None)`:
+/// unknown) in place of their texts when `Some`: checked as the text of the number would be.
+fn call_with_seconds<'a>(
+    f: &'a [std::borrow::Cow<'a, str>; 9],
+    numbers: [Option<Option<f64>>; 2],
+) -> Result<Call<'a>, String> {
     let bad = |field: &str, value: &str, want: &str| {
         let shown: String = value.chars().take(40).collect();
         format!("{field}: {shown:?} is not {want}")
     };
+    let seconds = |field: &str, text: &str, number: Option<Option<f64>>, non_negative: bool| {
+        let want = if non_negative {
+            "a non-negative number of seconds"
+        } else {
+            "a number of seconds"
+        };
+        match number {
+            None => parse_seconds(text, non_negative).map_err(|_| bad(field, text, want)),
+            Some(None) => Ok(None),
+            Some(Some(x)) if x.is_finite() && (!non_negative || x >= 0.0) => Ok(Some(x)),
+            Some(Some(x)) => Err(bad(field, &x.to_string(), want)),
+        }
+    };
     Ok(Call {
-        timestamp: parse_seconds(&f[0], false)
-            .map_err(|_| bad("timestamp", &f[0], "a number of seconds"))?,
+        timestamp: seconds("timestamp", &f[0], numbers[0], false)?,
         caller: &f[1],
         callee: &f[2],
-        ingress: Ingress::parse(&f[3])
+        ingress: ingress(&f[3])
             .ok_or_else(|| bad("ingress", &f[3], "international, national or onnet"))?,
         roaming: parse_roaming(&f[4])
             .map_err(|_| bad("roaming", &f[4], "true/false/1/0/yes/no or empty"))?,
         attestation: parse_attestation(&f[5])
             .map_err(|_| bad("attestation", &f[5], "A, B, C or empty"))?,
-        duration: parse_seconds(&f[6], true)
-            .map_err(|_| bad("duration", &f[6], "a non-negative number of seconds"))?,
+        duration: seconds("duration", &f[6], numbers[1], true)?,
         trunk: &f[7],
         network_number: (!f[8].trim().is_empty()).then_some(&*f[8]),
     })
@@ -775,6 +847,14 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Seconds read the fast way are what `str::parse` reads, bit for bit.
+        #[test]
+        fn decimal_is_str_parse(t in "-?[0-9]{0,17}(\\.[0-9]{0,17})?") {
+            if let Some(x) = decimal(&t) {
+                proptest::prop_assert_eq!(Ok(x.to_bits()), t.parse::<f64>().map(f64::to_bits));
+            }
+        }
+
         /// The reader splits records as the `csv` crate does, and knows each one's first line.
         #[test]
         fn reads_records_as_the_csv_crate(
@@ -829,6 +909,97 @@ mod tests {
         }
     }
 
+    /// `timestamp` and `duration` given as numbers score as their texts do.
+    #[test]
+    fn float_columns_score_as_their_text() {
+        let e = Engine::new(policy(TEST_POLICY)).unwrap();
+        let ts = [
+            Some(1.7e9),
+            Some(f64::NAN),
+            None,
+            Some(-0.0),
+            Some(f64::INFINITY),
+            Some(5.25),
+        ];
+        let du = [
+            Some(3.0),
+            Some(1.0),
+            Some(-3.0),
+            None,
+            Some(-0.0),
+            Some(0.5),
+        ];
+        let n = ts.len();
+        let text = |v: &[&str]| {
+            let mut offsets = vec![0u8; 8];
+            let mut data = Vec::new();
+            for t in v {
+                data.extend_from_slice(t.as_bytes());
+                offsets.extend_from_slice(&(data.len() as i64).to_le_bytes());
+            }
+            FieldColumn::Text {
+                offsets,
+                data,
+                validity: None,
+                offset: 0,
+            }
+        };
+        let float = |v: &[Option<f64>]| {
+            let mut validity = vec![0u8; v.len().div_ceil(8)];
+            let mut values = Vec::new();
+            for (i, x) in v.iter().enumerate() {
+                if x.is_some() {
+                    validity[i / 8] |= 1 << (i % 8);
+                }
+                values.extend_from_slice(&x.unwrap_or(9.0).to_le_bytes());
+            }
+            FieldColumn::Float {
+                values,
+                validity: Some(validity),
+                offset: 0,
+            }
+        };
+        let shown = |v: &[Option<f64>]| -> Vec<String> {
+            v.iter()
+                .map(|x| x.map_or(String::new(), |x| x.to_string()))
+                .collect()
+        };
+        let (ts_text, du_text) = (shown(&ts), shown(&du));
+        fn strs(v: &[String]) -> Vec<&str> {
+            v.iter().map(String::as_str).collect()
+        }
+        let columns = |numbers: bool| -> [FieldColumn<Vec<u8>>; 9] {
+            std::array::from_fn(|i| match i {
+                0 if numbers => float(&ts),
+                0 => text(&strs(&ts_text)),
+                6 if numbers => float(&du),
+                6 => text(&strs(&du_text)),
+                1 => text(&["+77011234567"; 6]),
+                2 => text(&["87272123456"; 6]),
+                3 => text(&[
+                    "international",
+                    "national",
+                    "onnet",
+                    "international",
+                    "x",
+                    "national",
+                ]),
+                _ => FieldColumn::Missing,
+            })
+        };
+        let a = score_columns(&e, &columns(true), n, 1);
+        let b = score_columns(&e, &columns(false), n, 1);
+        assert_eq!(a.actions, b.actions);
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&a.scores), bits(&b.scores));
+        assert_eq!(
+            (&a.reason_offsets, &a.reasons),
+            (&b.reason_offsets, &b.reasons)
+        );
+        assert_eq!(a.first_malformed, b.first_malformed);
+        assert_eq!(a.malformed, 3);
+    }
+
     #[test]
     fn field_parsers() {
         assert_eq!(parse_roaming(" YES "), Ok(Some(true)));
@@ -838,6 +1009,30 @@ mod tests {
         assert!(parse_seconds("-1", true).is_err() && parse_seconds("nan", false).is_err());
         assert_eq!(parse_attestation("b"), Ok(Some(Attestation::B)));
         assert_eq!(format_score(0.955), "0.955");
+        for t in [
+            "0",
+            "-0",
+            "36",
+            "1795932000.00376",
+            "0.1",
+            "123456789012345",
+            "1234567890123456",
+            "9007199254740993",
+            "1.000000000000001",
+            "3.",
+            ".5",
+            "1e3",
+            "-2.5",
+            "00012.50",
+        ] {
+            assert_eq!(
+                parse_seconds(t, false).map(|x| x.map(f64::to_bits)),
+                t.parse::<f64>()
+                    .map(|x| Some(x.to_bits()))
+                    .map_err(|_| BadValue),
+                "{t}"
+            );
+        }
         assert_eq!(format_score(1.0), "1");
     }
 }
@@ -880,6 +1075,29 @@ impl<B: AsRef<[u8]>> FieldColumn<B> {
         })
     }
 
+    /// The value of row `row` of a `Float` column (`Some(None)` when null); `None` for
+    /// other columns.
+    fn number(&self, row: usize) -> Option<Option<f64>> {
+        match self {
+            FieldColumn::Float {
+                values,
+                validity,
+                offset,
+            } => {
+                let i = offset + row;
+                Some(
+                    values
+                        .as_ref()
+                        .get(i * 8..i * 8 + 8)
+                        .and_then(|s| s.try_into().ok())
+                        .map(f64::from_le_bytes)
+                        .filter(|_| Self::valid(validity, i)),
+                )
+            }
+            _ => None,
+        }
+    }
+
     /// The value of row `row` as text (`""` when null or absent).
     fn text(&self, row: usize) -> std::borrow::Cow<'_, str> {
         let le = |b: &[u8], i: usize| -> Option<u64> {
@@ -905,7 +1123,7 @@ impl<B: AsRef<[u8]>> FieldColumn<B> {
                 };
                 data.as_ref()
                     .get(a as usize..b as usize)
-                    .map_or(std::borrow::Cow::Borrowed(""), String::from_utf8_lossy)
+                    .map_or(std::borrow::Cow::Borrowed(""), utf8)
             }
             FieldColumn::Float {
                 values,
@@ -996,8 +1214,14 @@ fn score_rows<B: AsRef<[u8]>>(
         ..ScoredColumns::default()
     };
     for row in start..end {
-        let fields: [std::borrow::Cow<'_, str>; 9] = std::array::from_fn(|i| columns[i].text(row));
-        match call_from_fields(&fields) {
+        // `timestamp` and `duration` as numbers when they come as numbers, not as text.
+        let numbers = [columns[0].number(row), columns[6].number(row)];
+        let fields: [std::borrow::Cow<'_, str>; 9] = std::array::from_fn(|i| match i {
+            0 if numbers[0].is_some() => std::borrow::Cow::Borrowed(""),
+            6 if numbers[1].is_some() => std::borrow::Cow::Borrowed(""),
+            _ => columns[i].text(row),
+        });
+        match call_with_seconds(&fields, numbers) {
             Ok(call) => {
                 let v = engine.score(&call);
                 out.actions.push(v.action.index() as u8);
