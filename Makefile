@@ -23,6 +23,7 @@ test-rust: ## cargo tests, doc tests, and each criterion bench once
 	cargo test
 	cargo bench --bench core -- --test
 	cargo bench --bench velocity -- --test
+	cargo bench --bench batch -- --test
 
 test-python: ## pytest: tests and benches (each benchmark runs once)
 	$(PYTHON) -m pytest

@@ -21,9 +21,11 @@
 
 use crate::call::{Attestation, Call, Ingress};
 use crate::engine::Engine;
+use crate::verdict::ReasonId;
 use crate::{Error, Result};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
+use std::sync::Arc;
 
 /// Most malformed rows reported in detail (all are counted).
 pub const REPORTED_MALFORMED: usize = 10;
@@ -48,11 +50,16 @@ pub struct BadValue;
 /// Parses `roaming`: true/false/1/0/yes/no/y/n/t/f (any case); empty, `unknown`, `none` or
 /// `null` is unknown. `Err(BadValue)` for anything else.
 pub fn parse_roaming(s: &str) -> Result<Option<bool>, BadValue> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "y" | "t" => Ok(Some(true)),
-        "false" | "0" | "no" | "n" | "f" => Ok(Some(false)),
-        "" | "unknown" | "none" | "null" => Ok(None),
-        _ => Err(BadValue),
+    let s = s.trim();
+    let is = |words: &[&str]| words.iter().any(|w| w.eq_ignore_ascii_case(s));
+    if is(&["true", "1", "yes", "y", "t"]) {
+        Ok(Some(true))
+    } else if is(&["false", "0", "no", "n", "f"]) {
+        Ok(Some(false))
+    } else if is(&["", "unknown", "none", "null"]) {
+        Ok(None)
+    } else {
+        Err(BadValue)
     }
 }
 
@@ -71,9 +78,53 @@ pub fn parse_seconds(s: &str, non_negative: bool) -> Result<Option<f64>, BadValu
     if s.is_empty() {
         return Ok(None);
     }
-    match s.parse::<f64>() {
+    match decimal(s).map_or_else(|| s.parse::<f64>(), Ok) {
         Ok(x) if x.is_finite() && (!non_negative || x >= 0.0) => Ok(Some(x)),
         _ => Err(BadValue),
+    }
+}
+
+/// `[-]digits[.digits]` with at most 15 significant digits, exactly as `str::parse` reads it
+/// (both the integer and the power of ten are exact doubles, so one division rounds
+/// correctly); `None` for anything else.
+fn decimal(s: &str) -> Option<f64> {
+    const POW10: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let (negative, digits) = match s.as_bytes() {
+        [b'-', rest @ ..] => (true, rest),
+        rest => (false, rest),
+    };
+    if digits.is_empty() || digits.len() > 16 {
+        return None;
+    }
+    let (mut m, mut scale, mut point) = (0u64, 0usize, false);
+    for (i, &b) in digits.iter().enumerate() {
+        match b {
+            b'0'..=b'9' => {
+                m = m * 10 + u64::from(b - b'0');
+                scale += usize::from(point);
+            }
+            // One point, with digits on both sides.
+            b'.' if !point && i > 0 && i + 1 < digits.len() => point = true,
+            _ => return None,
+        }
+    }
+    // At most 15 digits: below 2^53, so `m as f64` is exact.
+    if digits.len() - usize::from(point) > 15 {
+        return None;
+    }
+    let x = m as f64 / POW10[scale];
+    Some(if negative { -x } else { x })
+}
+
+/// Reads `ingress`: the lower-case names directly, anything else as [`Ingress::parse`] does.
+fn ingress(s: &str) -> Option<Ingress> {
+    match s {
+        "international" => Some(Ingress::International),
+        "national" => Some(Ingress::National),
+        "onnet" => Some(Ingress::Onnet),
+        _ => Ingress::parse(s),
     }
 }
 
@@ -103,25 +154,258 @@ pub struct CsvSummary {
     pub bytes: u64,
 }
 
-/// Passes reads through, noting the byte offset of every newline, so that rows can be given
-/// their true starting line (the csv reader's own count is off after CRLF endings).
-struct LineMarks<R> {
-    inner: R,
-    read: u64,
-    newlines: std::rc::Rc<std::cell::RefCell<std::collections::VecDeque<u64>>>,
+/// Bytes read from the input at a time, and output bytes gathered before a write.
+const CHUNK: usize = 1 << 16;
+
+/// One CSV record: its field bytes and where each field lies in them.
+#[derive(Debug, Default)]
+struct Record {
+    data: Vec<u8>,
+    /// `(start, end)` of each field in `data`.
+    bounds: Vec<(usize, usize)>,
+    /// Read from a line without quotes or carriage returns: `data` is the line itself (the
+    /// fields joined by commas), and no field needs quoting on the way out.
+    plain: bool,
 }
 
-impl<R: Read> Read for LineMarks<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let mut marks = self.newlines.borrow_mut();
-        for (i, b) in buf.iter().take(n).enumerate() {
-            if *b == b'\n' {
-                marks.push_back(self.read + i as u64);
+impl Record {
+    fn len(&self) -> usize {
+        self.bounds.len()
+    }
+
+    fn get(&self, i: usize) -> Option<&[u8]> {
+        self.bounds.get(i).map(|&(a, b)| &self.data[a..b])
+    }
+}
+
+/// Reads CSV records as the `csv` crate does (RFC 4180 quoting, records ended by LF, CR or
+/// CRLF, blank lines skipped, a UTF-8 BOM dropped before the first record), knowing the line
+/// each record starts on. A line without `"` or an inner CR is split on commas directly; any
+/// other record goes through `csv_core`, whose state between records is always "start of
+/// record", so the two interleave.
+struct CsvRows<R> {
+    input: R,
+    buf: Vec<u8>,
+    /// Unread bytes are `buf[pos..end]`.
+    pos: usize,
+    end: usize,
+    eof: bool,
+    /// Bytes dropped from the front of `buf` so far.
+    base: u64,
+    /// Line feeds before `pos`.
+    newlines: u64,
+    core: csv_core::Reader,
+    scratch: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl<R: Read> CsvRows<R> {
+    fn new(input: R) -> Self {
+        Self::with_buffer(input, CHUNK)
+    }
+
+    fn with_buffer(input: R, size: usize) -> Self {
+        CsvRows {
+            input,
+            buf: vec![0; size.max(8)],
+            pos: 0,
+            end: 0,
+            eof: false,
+            base: 0,
+            newlines: 0,
+            core: csv_core::Reader::new(),
+            scratch: vec![0; 1024],
+            ends: vec![0; 64],
+        }
+    }
+
+    /// Bytes consumed so far.
+    fn offset(&self) -> u64 {
+        self.base + self.pos as u64
+    }
+
+    /// Reads more input after the unread bytes (moved to the front); false at the end.
+    fn fill(&mut self) -> std::io::Result<bool> {
+        if self.eof {
+            return Ok(false);
+        }
+        if self.pos > 0 {
+            self.buf.copy_within(self.pos..self.end, 0);
+            self.end -= self.pos;
+            self.base += self.pos as u64;
+            self.pos = 0;
+        }
+        if self.end == self.buf.len() {
+            return Ok(true);
+        }
+        loop {
+            match self.input.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(false);
+                }
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
             }
         }
-        self.read += n as u64;
-        Ok(n)
+    }
+
+    /// The header: the first record, read by `csv_core` (which drops a leading BOM).
+    fn header(&mut self, rec: &mut Record) -> std::io::Result<bool> {
+        // The whole mark and a byte after it in the buffer, however the input trickles in
+        // (csv_core drops a mark at the start of its first input, and reads empty input as the end).
+        while self.end < 4 && self.fill()? {}
+        self.quoted(rec)
+    }
+
+    /// The next record, and the 1-based line it starts on; `None` at the end of input.
+    fn next(&mut self, rec: &mut Record) -> std::io::Result<Option<u64>> {
+        loop {
+            // Blank lines are skipped (csv_core would skip them the same way).
+            while self.pos < self.end {
+                match self.buf[self.pos] {
+                    b'\n' => self.newlines += 1,
+                    b'\r' => {}
+                    _ => break,
+                }
+                self.pos += 1;
+            }
+            if self.pos == self.end {
+                if self.fill()? {
+                    continue;
+                }
+                return Ok(None);
+            }
+            let line_no = self.newlines + 1;
+            let avail = &self.buf[self.pos..self.end];
+            let (len, next) = match memchr::memchr(b'\n', avail) {
+                Some(k) => (k, k + 1),
+                None if self.eof => (avail.len(), avail.len()),
+                // A line longer than the buffer streams through csv_core.
+                None if self.pos == 0 && self.end == self.buf.len() => {
+                    return self.quoted(rec).map(|more| more.then_some(line_no));
+                }
+                None => {
+                    self.fill()?;
+                    continue;
+                }
+            };
+            let line = match &avail[..len] {
+                [rest @ .., b'\r'] => rest,
+                line => line,
+            };
+            if memchr::memchr2(b'"', b'\r', line).is_some() {
+                return self.quoted(rec).map(|more| more.then_some(line_no));
+            }
+            rec.plain = true;
+            rec.data.clear();
+            rec.data.extend_from_slice(line);
+            rec.bounds.clear();
+            let mut start = 0;
+            for comma in memchr::memchr_iter(b',', line) {
+                rec.bounds.push((start, comma));
+                start = comma + 1;
+            }
+            rec.bounds.push((start, line.len()));
+            self.newlines += u64::from(next > len);
+            self.pos += next;
+            return Ok(Some(line_no));
+        }
+    }
+
+    /// One record through `csv_core`; false at the end of input.
+    fn quoted(&mut self, rec: &mut Record) -> std::io::Result<bool> {
+        use csv_core::ReadRecordResult as R;
+        let (mut out, mut nends) = (0, 0);
+        loop {
+            let input = &self.buf[self.pos..self.end];
+            let (res, nin, nout, nend) =
+                self.core
+                    .read_record(input, &mut self.scratch[out..], &mut self.ends[nends..]);
+            self.newlines += memchr::memchr_iter(b'\n', &input[..nin]).count() as u64;
+            self.pos += nin;
+            out += nout;
+            nends += nend;
+            match res {
+                R::InputEmpty => {
+                    self.fill()?;
+                }
+                R::OutputFull => self.scratch.resize(self.scratch.len() * 2, 0),
+                R::OutputEndsFull => self.ends.resize(self.ends.len() * 2, 0),
+                R::Record => break,
+                R::End => return Ok(false),
+            }
+        }
+        rec.plain = false;
+        rec.data.clear();
+        rec.data.extend_from_slice(&self.scratch[..out]);
+        rec.bounds.clear();
+        let mut start = 0;
+        for &end in &self.ends[..nends] {
+            rec.bounds.push((start, end));
+            start = end;
+        }
+        Ok(true)
+    }
+}
+
+/// Writes CSV as the `csv` crate does by default: LF after each record, a field quoted (its
+/// quotes doubled) only when it holds a comma, quote, CR or LF. Gathers output and writes it
+/// in chunks; what is gathered is written when dropped, as `csv::Writer` does.
+struct CsvOut<W: Write> {
+    inner: W,
+    buf: Vec<u8>,
+}
+
+impl<W: Write> CsvOut<W> {
+    fn new(inner: W) -> Self {
+        CsvOut {
+            inner,
+            buf: Vec::with_capacity(CHUNK + 4096),
+        }
+    }
+
+    /// A field that may need quoting.
+    fn field(&mut self, f: &[u8]) {
+        if f.iter().any(|&b| matches!(b, b',' | b'"' | b'\r' | b'\n')) {
+            self.buf.push(b'"');
+            for &b in f {
+                if b == b'"' {
+                    self.buf.push(b'"');
+                }
+                self.buf.push(b);
+            }
+            self.buf.push(b'"');
+        } else {
+            self.buf.extend_from_slice(f);
+        }
+    }
+
+    /// Ends the record.
+    fn end(&mut self) -> std::io::Result<()> {
+        self.buf.push(b'\n');
+        if self.buf.len() >= CHUNK {
+            self.inner.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.write_all(&self.buf)?;
+        self.buf.clear();
+        self.inner.flush()
+    }
+}
+
+impl<W: Write> Drop for CsvOut<W> {
+    fn drop(&mut self) {
+        // Best effort, as `csv::Writer` does: the rows before an error are kept.
+        let _ = self.flush();
     }
 }
 
@@ -133,16 +417,20 @@ struct Columns {
     reasons: usize,
     would: Option<usize>,
     width: usize,
+    /// The result columns follow the input columns, in order (no input column has their names).
+    appended: bool,
 }
 
 fn header_columns(
-    header: &csv::ByteRecord,
+    header: &Record,
     source: &str,
     observing: bool,
-) -> Result<(Columns, csv::ByteRecord)> {
-    // The csv reader drops a UTF-8 byte-order mark; the trim below is for safety only.
-    let mut out = header.clone();
-    let names: Vec<String> = header
+) -> Result<(Columns, Vec<Vec<u8>>)> {
+    // csv_core drops a UTF-8 byte-order mark; the trim below is for safety only.
+    let mut out: Vec<Vec<u8>> = (0..header.len())
+        .map(|i| header.get(i).unwrap_or_default().to_vec())
+        .collect();
+    let names: Vec<String> = out
         .iter()
         .enumerate()
         .map(|(i, h)| {
@@ -173,13 +461,16 @@ fn header_columns(
     let mut add = |name: &str| match find(name) {
         Some(i) => i,
         None => {
-            out.push_field(name.as_bytes());
+            out.push(name.as_bytes().to_vec());
             out.len() - 1
         }
     };
     let (action, score, reasons) = (add("action"), add("score"), add("reasons"));
     let would = observing.then(|| add("would_action"));
     let width = out.len();
+    let n = header.len();
+    let appended =
+        action == n && score == n + 1 && reasons == n + 2 && would.is_none_or(|w| w == n + 3);
     Ok((
         Columns {
             call,
@@ -188,9 +479,45 @@ fn header_columns(
             reasons,
             would,
             width,
+            appended,
         },
         out,
     ))
+}
+
+/// Formatted scores by bit pattern: scores repeat, and `{:.6}` costs more than scoring's
+/// bookkeeping.
+struct ScoreText {
+    slots: Vec<(u64, String)>,
+}
+
+impl ScoreText {
+    fn new() -> Self {
+        // NaN bits: never a score, so the empty slots never match.
+        ScoreText {
+            slots: vec![(f64::NAN.to_bits(), String::new()); 64],
+        }
+    }
+
+    fn get(&mut self, score: f64) -> &str {
+        let bits = score.to_bits();
+        let i = (bits.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize;
+        let slot = &mut self.slots[i];
+        if slot.0 != bits || score.is_nan() {
+            slot.0 = bits;
+            slot.1.clear();
+            write_score(&mut slot.1, score);
+        }
+        &slot.1
+    }
+}
+
+/// UTF-8 text of a field, with U+FFFD for bytes that are not.
+fn utf8(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(b) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(b),
+    }
 }
 
 /// Scores a CDR CSV stream into `output` (see the module documentation for the contract).
@@ -207,100 +534,84 @@ pub fn score_csv<R: Read, W: Write>(
         path: source.into(),
         source: e,
     };
-    let csv_err = |e: csv::Error| match e.kind() {
-        csv::ErrorKind::Io(_) => match e.into_kind() {
-            csv::ErrorKind::Io(io) => io_err(io),
-            _ => Error::invalid("csv", "I/O error"),
-        },
-        _ => Error::Parse {
-            source_name: source.to_owned(),
-            line: e.position().map_or(0, |p| p.line() as usize),
-            column: 1,
-            message: e.to_string(),
-        },
-    };
-    let newlines = std::rc::Rc::new(std::cell::RefCell::new(std::collections::VecDeque::new()));
-    let mut lines_before = 0u64;
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .from_reader(LineMarks {
-            inner: input,
-            read: 0,
-            newlines: newlines.clone(),
-        });
-    let mut writer = csv::WriterBuilder::new().flexible(true).from_writer(output);
-    let header = reader.byte_headers().map_err(csv_err)?.clone();
+    let mut reader = CsvRows::new(input);
+    let mut writer = CsvOut::new(output);
+    let mut header = Record::default();
+    reader.header(&mut header).map_err(io_err)?;
     let policy = engine.policy();
     let observing =
         policy.mode() == crate::policy::Mode::Observe || policy.rules().iter().any(|r| r.observe);
     let (cols, out_header) = header_columns(&header, source, observing)?;
-    writer.write_byte_record(&out_header).map_err(csv_err)?;
+    for (i, name) in out_header.iter().enumerate() {
+        if i > 0 {
+            writer.buf.push(b',');
+        }
+        writer.field(name);
+    }
+    writer.end().map_err(io_err)?;
+    let width = header.len();
     let mut summary = CsvSummary::default();
-    let mut record = csv::ByteRecord::new();
-    let mut out = csv::ByteRecord::new();
+    // Reason tallies by rule index while rows are scored by `policy` (by name otherwise).
+    let mut rule_hits = vec![0u64; policy.rules().len()];
+    let mut record = Record::default();
     let mut reasons_buf = String::new();
-    let mut score_buf = String::new();
-    loop {
-        match reader.read_byte_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => return Err(csv_err(e)),
-        }
+    let mut scores = ScoreText::new();
+    while let Some(line) = reader.next(&mut record).map_err(io_err)? {
         summary.rows += 1;
-        // The row starts after every newline before its first byte (the reader reports the
-        // start of a row after CRLF at the LF).
-        let start = record.position().map_or(0, |p| p.byte());
-        {
-            let mut marks = newlines.borrow_mut();
-            while marks.front().is_some_and(|&at| at <= start) {
-                marks.pop_front();
-                lines_before += 1;
-            }
-        }
-        let line = lines_before + 1;
         if summary.rows % 65_536 == 0 {
             if let Some(report) = progress {
-                report(reader.position().byte());
+                report(reader.offset());
             }
         }
+        // One UTF-8 check for the row; a field is checked alone only when the row is not
+        // UTF-8 (or, quoted, splits a character between fields).
+        let whole = std::str::from_utf8(&record.data).ok();
         let text = |i: Option<usize>| -> std::borrow::Cow<'_, str> {
-            i.and_then(|i| record.get(i))
-                .map_or(std::borrow::Cow::Borrowed(""), String::from_utf8_lossy)
+            let Some(&(a, b)) = i.and_then(|i| record.bounds.get(i)) else {
+                return std::borrow::Cow::Borrowed("");
+            };
+            match whole.and_then(|w| w.get(a..b)) {
+                Some(t) => std::borrow::Cow::Borrowed(t),
+                None => utf8(&record.data[a..b]),
+            }
         };
         let fields: [std::borrow::Cow<'_, str>; 9] = cols.call.map(text);
-        let parsed = if record.len() > header.len() {
+        let parsed = if record.len() > width {
             Err(format!(
                 "{} fields where the header has {}",
                 record.len(),
-                header.len()
+                width
             ))
         } else {
             call_from_fields(&fields)
         };
-        let (action, score, reasons, would): (&str, &str, &str, &str) = match &parsed {
+        let (action, score, would): (&str, &str, &str) = match &parsed {
             Ok(call) => {
                 let v = engine.score(call);
                 summary.actions[v.action.index()] += 1;
+                let ours = Arc::ptr_eq(&v.policy, &policy);
                 reasons_buf.clear();
-                for (i, r) in v.reason_ids().enumerate() {
+                for (i, r) in v.reasons.iter().enumerate() {
+                    let name = v.policy.reason_name(&r.id);
                     if i > 0 {
                         reasons_buf.push(';');
                     }
-                    reasons_buf.push_str(r);
-                    match summary.reasons.get_mut(r) {
-                        Some(n) => *n += 1,
-                        None => {
-                            summary.reasons.insert(r.to_owned(), 1);
+                    reasons_buf.push_str(name);
+                    match (r.id, ours) {
+                        (ReasonId::Rule(k), true) if usize::from(k) < rule_hits.len() => {
+                            rule_hits[usize::from(k)] += 1;
                         }
+                        _ => match summary.reasons.get_mut(name) {
+                            Some(n) => *n += 1,
+                            None => {
+                                summary.reasons.insert(name.to_owned(), 1);
+                            }
+                        },
                     }
                 }
-                score_buf.clear();
-                score_buf.push_str(&format_score(v.score));
                 (
                     v.action.as_str(),
-                    score_buf.as_str(),
-                    reasons_buf.as_str(),
+                    scores.get(v.score),
                     v.would_action.as_str(),
                 )
             }
@@ -323,31 +634,60 @@ pub fn score_csv<R: Read, W: Write>(
                 reasons_buf.clear();
                 reasons_buf.push_str("malformed:");
                 reasons_buf.push_str(malformed_field(message));
-                ("", "", reasons_buf.as_str(), "")
+                ("", "", "")
             }
         };
-        // One pass: the input fields (empty past a short row), the results in their columns.
-        out.clear();
-        for i in 0..cols.width {
-            out.push_field(if i == cols.action {
-                action.as_bytes()
-            } else if i == cols.score {
-                score.as_bytes()
-            } else if i == cols.reasons {
-                reasons.as_bytes()
-            } else if Some(i) == cols.would {
-                would.as_bytes()
-            } else if i < header.len() {
-                record.get(i).unwrap_or(b"")
-            } else {
-                b""
-            });
+        // The input fields (empty past a short row), the results in their columns.
+        let out = &mut writer.buf;
+        if record.plain && cols.appended && record.len() == width {
+            out.extend_from_slice(&record.data);
+            out.push(b',');
+            out.extend_from_slice(action.as_bytes());
+            out.push(b',');
+            out.extend_from_slice(score.as_bytes());
+            out.push(b',');
+            writer.field(reasons_buf.as_bytes());
+            if cols.would.is_some() {
+                writer.buf.push(b',');
+                writer.buf.extend_from_slice(would.as_bytes());
+            }
+        } else {
+            for i in 0..cols.width {
+                if i > 0 {
+                    writer.buf.push(b',');
+                }
+                if i == cols.action {
+                    writer.buf.extend_from_slice(action.as_bytes());
+                } else if i == cols.score {
+                    writer.buf.extend_from_slice(score.as_bytes());
+                } else if i == cols.reasons {
+                    writer.field(reasons_buf.as_bytes());
+                } else if Some(i) == cols.would {
+                    writer.buf.extend_from_slice(would.as_bytes());
+                } else if i < width {
+                    let f = record.get(i).unwrap_or_default();
+                    if record.plain {
+                        writer.buf.extend_from_slice(f);
+                    } else {
+                        writer.field(f);
+                    }
+                }
+            }
         }
-        writer.write_byte_record(&out).map_err(csv_err)?;
+        writer.end().map_err(io_err)?;
+    }
+    for (k, n) in rule_hits.into_iter().enumerate() {
+        if n > 0 {
+            let id = ReasonId::Rule(k as u16);
+            *summary
+                .reasons
+                .entry(policy.reason_name(&id).to_owned())
+                .or_default() += n;
+        }
     }
     drop(policy);
     writer.flush().map_err(io_err)?;
-    summary.bytes = reader.position().byte();
+    summary.bytes = reader.offset();
     if let Some(report) = progress {
         report(summary.bytes);
     }
@@ -361,31 +701,63 @@ fn malformed_field(message: &str) -> &str {
 }
 
 /// `0.955` → `"0.955"`: at most 6 decimals, no trailing zeros.
+fn write_score(out: &mut String, s: f64) {
+    use std::fmt::Write as _;
+    let start = out.len();
+    let _ = write!(out, "{s:.6}");
+    let keep = out[start..].trim_end_matches('0').len();
+    out.truncate(start + keep);
+    if out.ends_with('.') {
+        out.pop();
+    }
+}
+
+#[cfg(test)]
 fn format_score(s: f64) -> String {
-    let t = format!("{s:.6}");
-    let t = t.trim_end_matches('0');
-    t.strip_suffix('.').unwrap_or(t).to_owned()
+    let mut out = String::new();
+    write_score(&mut out, s);
+    out
 }
 
 /// Builds a call from the nine call-field texts, or says which field is wrong.
 pub fn call_from_fields<'a>(f: &'a [std::borrow::Cow<'a, str>; 9]) -> Result<Call<'a>, String> {
+    call_with_seconds(f, [None, None])
+}
+
+/// [`call_from_fields`], with `timestamp` and `duration` given as numbers (`Some(None)`:
+/// unknown) in place of their texts when `Some`: checked as the text of the number would be.
+fn call_with_seconds<'a>(
+    f: &'a [std::borrow::Cow<'a, str>; 9],
+    numbers: [Option<Option<f64>>; 2],
+) -> Result<Call<'a>, String> {
     let bad = |field: &str, value: &str, want: &str| {
         let shown: String = value.chars().take(40).collect();
         format!("{field}: {shown:?} is not {want}")
     };
+    let seconds = |field: &str, text: &str, number: Option<Option<f64>>, non_negative: bool| {
+        let want = if non_negative {
+            "a non-negative number of seconds"
+        } else {
+            "a number of seconds"
+        };
+        match number {
+            None => parse_seconds(text, non_negative).map_err(|_| bad(field, text, want)),
+            Some(None) => Ok(None),
+            Some(Some(x)) if x.is_finite() && (!non_negative || x >= 0.0) => Ok(Some(x)),
+            Some(Some(x)) => Err(bad(field, &x.to_string(), want)),
+        }
+    };
     Ok(Call {
-        timestamp: parse_seconds(&f[0], false)
-            .map_err(|_| bad("timestamp", &f[0], "a number of seconds"))?,
+        timestamp: seconds("timestamp", &f[0], numbers[0], false)?,
         caller: &f[1],
         callee: &f[2],
-        ingress: Ingress::parse(&f[3])
+        ingress: ingress(&f[3])
             .ok_or_else(|| bad("ingress", &f[3], "international, national or onnet"))?,
         roaming: parse_roaming(&f[4])
             .map_err(|_| bad("roaming", &f[4], "true/false/1/0/yes/no or empty"))?,
         attestation: parse_attestation(&f[5])
             .map_err(|_| bad("attestation", &f[5], "A, B, C or empty"))?,
-        duration: parse_seconds(&f[6], true)
-            .map_err(|_| bad("duration", &f[6], "a non-negative number of seconds"))?,
+        duration: seconds("duration", &f[6], numbers[1], true)?,
         trunk: &f[7],
         network_number: (!f[8].trim().is_empty()).then_some(&*f[8]),
     })
@@ -454,6 +826,181 @@ mod tests {
     }
 
     #[test]
+    fn malformed_rows_after_blank_lines_have_their_own_line() {
+        let input =
+            "h,caller,callee,ingress\n\n\r\n1,+77011234567,87272123456,mars\r\n\n2,x,y,onnet,z\n";
+        let (_, s) = run(input, false).unwrap();
+        let lines: Vec<u64> = s.first_malformed.iter().map(|m| m.line).collect();
+        assert_eq!(lines, [4, 6]);
+    }
+
+    /// Gives at most `n` bytes a read, to cross every buffer boundary.
+    struct Trickle<'a>(&'a [u8], usize);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.1.min(buf.len()).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    proptest::proptest! {
+        /// Seconds read the fast way are what `str::parse` reads, bit for bit.
+        #[test]
+        fn decimal_is_str_parse(t in "-?[0-9]{0,17}(\\.[0-9]{0,17})?") {
+            if let Some(x) = decimal(&t) {
+                proptest::prop_assert_eq!(Ok(x.to_bits()), t.parse::<f64>().map(f64::to_bits));
+            }
+        }
+
+        /// The reader splits records as the `csv` crate does, and knows each one's first line.
+        #[test]
+        fn reads_records_as_the_csv_crate(
+            bytes in proptest::collection::vec(proptest::sample::select(
+                b"ab,,\"\"\r\n\n\xef\xbb\xbf ".to_vec()), 0..80),
+            size in 1usize..12,
+            trickle in 1usize..9,
+        ) {
+            let mut want = Vec::new();
+            let mut csv = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(&bytes[..]);
+            let mut rec = csv::ByteRecord::new();
+            while csv.read_byte_record(&mut rec).unwrap() {
+                want.push(rec.iter().map(<[u8]>::to_vec).collect::<Vec<_>>());
+            }
+            let mut got = Vec::new();
+            let mut lines = Vec::new();
+            let mut rows = CsvRows::with_buffer(Trickle(&bytes, trickle), size);
+            let mut r = Record::default();
+            let fields = |r: &Record| (0..r.len()).map(|i| r.get(i).unwrap().to_vec()).collect::<Vec<_>>();
+            if rows.header(&mut r).unwrap() {
+                got.push(fields(&r));
+                while let Some(line) = rows.next(&mut r).unwrap() {
+                    got.push(fields(&r));
+                    lines.push(line);
+                }
+            }
+            proptest::prop_assert_eq!(&got, &want);
+            proptest::prop_assert_eq!(rows.offset(), bytes.len() as u64);
+            // A record's line: 1 + the line feeds before its first byte, blank lines skipped.
+            let mut at = 0;
+            let mut expect = Vec::new();
+            let data = &bytes[..];
+            let mut first = true;
+            let mut c = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(data);
+            let mut rec = csv::ByteRecord::new();
+            while c.read_byte_record(&mut rec).unwrap() {
+                let mut p = rec.position().unwrap().byte() as usize;
+                while p < data.len() && matches!(data[p], b'\r' | b'\n') {
+                    p += 1;
+                }
+                if !first {
+                    expect.push(1 + data[..p].iter().filter(|&&b| b == b'\n').count() as u64);
+                }
+                first = false;
+                at = p;
+            }
+            let _ = at;
+            proptest::prop_assert_eq!(lines, expect);
+        }
+    }
+
+    /// `timestamp` and `duration` given as numbers score as their texts do.
+    #[test]
+    fn float_columns_score_as_their_text() {
+        let e = Engine::new(policy(TEST_POLICY)).unwrap();
+        let ts = [
+            Some(1.7e9),
+            Some(f64::NAN),
+            None,
+            Some(-0.0),
+            Some(f64::INFINITY),
+            Some(5.25),
+        ];
+        let du = [
+            Some(3.0),
+            Some(1.0),
+            Some(-3.0),
+            None,
+            Some(-0.0),
+            Some(0.5),
+        ];
+        let n = ts.len();
+        let text = |v: &[&str]| {
+            let mut offsets = vec![0u8; 8];
+            let mut data = Vec::new();
+            for t in v {
+                data.extend_from_slice(t.as_bytes());
+                offsets.extend_from_slice(&(data.len() as i64).to_le_bytes());
+            }
+            FieldColumn::Text {
+                offsets,
+                data,
+                validity: None,
+                offset: 0,
+            }
+        };
+        let float = |v: &[Option<f64>]| {
+            let mut validity = vec![0u8; v.len().div_ceil(8)];
+            let mut values = Vec::new();
+            for (i, x) in v.iter().enumerate() {
+                if x.is_some() {
+                    validity[i / 8] |= 1 << (i % 8);
+                }
+                values.extend_from_slice(&x.unwrap_or(9.0).to_le_bytes());
+            }
+            FieldColumn::Float {
+                values,
+                validity: Some(validity),
+                offset: 0,
+            }
+        };
+        let shown = |v: &[Option<f64>]| -> Vec<String> {
+            v.iter()
+                .map(|x| x.map_or(String::new(), |x| x.to_string()))
+                .collect()
+        };
+        let (ts_text, du_text) = (shown(&ts), shown(&du));
+        fn strs(v: &[String]) -> Vec<&str> {
+            v.iter().map(String::as_str).collect()
+        }
+        let columns = |numbers: bool| -> [FieldColumn<Vec<u8>>; 9] {
+            std::array::from_fn(|i| match i {
+                0 if numbers => float(&ts),
+                0 => text(&strs(&ts_text)),
+                6 if numbers => float(&du),
+                6 => text(&strs(&du_text)),
+                1 => text(&["+77011234567"; 6]),
+                2 => text(&["87272123456"; 6]),
+                3 => text(&[
+                    "international",
+                    "national",
+                    "onnet",
+                    "international",
+                    "x",
+                    "national",
+                ]),
+                _ => FieldColumn::Missing,
+            })
+        };
+        let a = score_columns(&e, &columns(true), n, 1);
+        let b = score_columns(&e, &columns(false), n, 1);
+        assert_eq!(a.actions, b.actions);
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&a.scores), bits(&b.scores));
+        assert_eq!(
+            (&a.reason_offsets, &a.reasons),
+            (&b.reason_offsets, &b.reasons)
+        );
+        assert_eq!(a.first_malformed, b.first_malformed);
+        assert_eq!(a.malformed, 3);
+    }
+
+    #[test]
     fn field_parsers() {
         assert_eq!(parse_roaming(" YES "), Ok(Some(true)));
         assert_eq!(parse_roaming(""), Ok(None));
@@ -462,6 +1009,30 @@ mod tests {
         assert!(parse_seconds("-1", true).is_err() && parse_seconds("nan", false).is_err());
         assert_eq!(parse_attestation("b"), Ok(Some(Attestation::B)));
         assert_eq!(format_score(0.955), "0.955");
+        for t in [
+            "0",
+            "-0",
+            "36",
+            "1795932000.00376",
+            "0.1",
+            "123456789012345",
+            "1234567890123456",
+            "9007199254740993",
+            "1.000000000000001",
+            "3.",
+            ".5",
+            "1e3",
+            "-2.5",
+            "00012.50",
+        ] {
+            assert_eq!(
+                parse_seconds(t, false).map(|x| x.map(f64::to_bits)),
+                t.parse::<f64>()
+                    .map(|x| Some(x.to_bits()))
+                    .map_err(|_| BadValue),
+                "{t}"
+            );
+        }
         assert_eq!(format_score(1.0), "1");
     }
 }
@@ -504,6 +1075,29 @@ impl<B: AsRef<[u8]>> FieldColumn<B> {
         })
     }
 
+    /// The value of row `row` of a `Float` column (`Some(None)` when null); `None` for
+    /// other columns.
+    fn number(&self, row: usize) -> Option<Option<f64>> {
+        match self {
+            FieldColumn::Float {
+                values,
+                validity,
+                offset,
+            } => {
+                let i = offset + row;
+                Some(
+                    values
+                        .as_ref()
+                        .get(i * 8..i * 8 + 8)
+                        .and_then(|s| s.try_into().ok())
+                        .map(f64::from_le_bytes)
+                        .filter(|_| Self::valid(validity, i)),
+                )
+            }
+            _ => None,
+        }
+    }
+
     /// The value of row `row` as text (`""` when null or absent).
     fn text(&self, row: usize) -> std::borrow::Cow<'_, str> {
         let le = |b: &[u8], i: usize| -> Option<u64> {
@@ -529,7 +1123,7 @@ impl<B: AsRef<[u8]>> FieldColumn<B> {
                 };
                 data.as_ref()
                     .get(a as usize..b as usize)
-                    .map_or(std::borrow::Cow::Borrowed(""), String::from_utf8_lossy)
+                    .map_or(std::borrow::Cow::Borrowed(""), utf8)
             }
             FieldColumn::Float {
                 values,
@@ -620,8 +1214,14 @@ fn score_rows<B: AsRef<[u8]>>(
         ..ScoredColumns::default()
     };
     for row in start..end {
-        let fields: [std::borrow::Cow<'_, str>; 9] = std::array::from_fn(|i| columns[i].text(row));
-        match call_from_fields(&fields) {
+        // `timestamp` and `duration` as numbers when they come as numbers, not as text.
+        let numbers = [columns[0].number(row), columns[6].number(row)];
+        let fields: [std::borrow::Cow<'_, str>; 9] = std::array::from_fn(|i| match i {
+            0 if numbers[0].is_some() => std::borrow::Cow::Borrowed(""),
+            6 if numbers[1].is_some() => std::borrow::Cow::Borrowed(""),
+            _ => columns[i].text(row),
+        });
+        match call_with_seconds(&fields, numbers) {
             Ok(call) => {
                 let v = engine.score(&call);
                 out.actions.push(v.action.index() as u8);

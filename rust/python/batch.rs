@@ -178,12 +178,14 @@ pub(super) fn score_column_specs(
         .try_into()
         .map_err(|_| value_error(py, "columns", "nine column specs expected".into()))?;
     let out = py.detach(|| crate::cdr::score_columns(engine, &cols, rows, threads));
-    let scores: Vec<u8> = out.scores.iter().flat_map(|s| s.to_le_bytes()).collect();
-    let offsets: Vec<u8> = out
-        .reason_offsets
-        .iter()
-        .flat_map(|o| o.to_le_bytes())
-        .collect();
+    let mut scores: Vec<u8> = Vec::with_capacity(out.scores.len() * 8);
+    for s in &out.scores {
+        scores.extend_from_slice(&s.to_le_bytes());
+    }
+    let mut offsets: Vec<u8> = Vec::with_capacity(out.reason_offsets.len() * 8);
+    for o in &out.reason_offsets {
+        offsets.extend_from_slice(&o.to_le_bytes());
+    }
     Ok((
         out.actions,
         scores,
