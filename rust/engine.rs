@@ -12,12 +12,12 @@ use crate::numberlist::NumberList;
 use crate::numplan::Classification;
 use crate::policy::features::Facts;
 use crate::policy::Policy;
+use crate::tally::ShardedCounters;
 use crate::velocity::{Event, Key, Velocity, VelocityStats};
 use crate::verdict::{NumberInfo, ReasonId, Verdict};
 use crate::{Error, Result};
 use arc_swap::ArcSwap;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 /// A policy with the current contents of its lists.
@@ -30,7 +30,7 @@ pub struct Snapshot {
     /// The counters, when the policy reads any.
     pub velocity: Option<Arc<Velocity>>,
     /// Calls each rule matched (by index), since the rule first appeared.
-    pub rule_hits: Arc<[AtomicU64]>,
+    pub rule_hits: Arc<ShardedCounters>,
 }
 
 /// What an engine has seen: calls by action, reasons, and the counters' state.
@@ -48,23 +48,24 @@ pub struct EngineStats {
     pub velocity: Option<VelocityStats>,
 }
 
-#[derive(Debug, Default)]
-struct Tally {
-    calls: AtomicU64,
-    actions: [AtomicU64; 3],
-    would: [AtomicU64; 3],
-    emergency: AtomicU64,
-}
+/// Engine-wide counts, in the slots of a [`ShardedCounters`]: calls by action taken, then
+/// (observe mode) the would-be action where it differs from the action taken, then that
+/// action taken, then emergency calls. Calls in all are the sum of the first three.
+const ACTION_SLOTS: usize = 0;
+const WOULD_ADDED: usize = 3;
+const WOULD_REMOVED: usize = 6;
+const EMERGENCY_SLOT: usize = 9;
+const TALLY_SLOTS: usize = 10;
 
 /// Scores calls. Thread-safe; share it behind an `Arc`.
 #[derive(Debug)]
 pub struct Engine {
     state: ArcSwap<Snapshot>,
-    tally: Tally,
+    tally: ShardedCounters,
 }
 
-fn zeroed(n: usize) -> Arc<[AtomicU64]> {
-    (0..n).map(|_| AtomicU64::new(0)).collect()
+fn zeroed(n: usize) -> Arc<ShardedCounters> {
+    Arc::new(ShardedCounters::new(n))
 }
 
 impl Engine {
@@ -83,7 +84,7 @@ impl Engine {
                 lists,
                 velocity,
             }),
-            tally: Tally::default(),
+            tally: ShardedCounters::new(TALLY_SLOTS),
         })
     }
 
@@ -134,9 +135,7 @@ impl Engine {
             let rule_hits = zeroed(policy.rules().len());
             for (i, r) in policy.rules().iter().enumerate() {
                 if let Some(j) = old.policy.rules().iter().position(|o| o.id == r.id) {
-                    if let (Some(to), Some(from)) = (rule_hits.get(i), old.rule_hits.get(j)) {
-                        to.store(from.load(Relaxed), Relaxed);
-                    }
+                    rule_hits.add(i, old.rule_hits.get(j));
                 }
             }
             Snapshot {
@@ -265,19 +264,16 @@ impl Engine {
 
     fn count(&self, snap: &Snapshot, v: &Verdict) {
         let t = &self.tally;
-        t.calls.fetch_add(1, Relaxed);
-        t.actions[v.action.index()].fetch_add(1, Relaxed);
-        t.would[v.would_action.index()].fetch_add(1, Relaxed);
+        let (action, would) = (v.action.index(), v.would_action.index());
+        t.add(ACTION_SLOTS + action, 1);
+        if would != action {
+            t.add(WOULD_ADDED + would, 1);
+            t.add(WOULD_REMOVED + action, 1);
+        }
         for r in &v.reasons {
             match r.id {
-                ReasonId::Rule(i) => {
-                    if let Some(c) = snap.rule_hits.get(usize::from(i)) {
-                        c.fetch_add(1, Relaxed);
-                    }
-                }
-                ReasonId::Builtin(_) => {
-                    t.emergency.fetch_add(1, Relaxed);
-                }
+                ReasonId::Rule(i) => snap.rule_hits.add(usize::from(i), 1),
+                ReasonId::Builtin(_) => t.add(EMERGENCY_SLOT, 1),
             }
         }
     }
@@ -290,17 +286,21 @@ impl Engine {
             .policy
             .rules()
             .iter()
-            .zip(snap.rule_hits.iter())
-            .map(|(r, n)| (r.id.clone(), n.load(Relaxed)))
+            .enumerate()
+            .map(|(i, r)| (r.id.clone(), snap.rule_hits.get(i)))
             .collect();
         reasons.insert(
             crate::policy::EMERGENCY_REASON.to_owned(),
-            t.emergency.load(Relaxed),
+            t.get(EMERGENCY_SLOT),
         );
+        let actions = [0, 1, 2].map(|i| t.get(ACTION_SLOTS + i));
+        let would_actions = [0, 1, 2].map(|i| {
+            (actions[i] + t.get(WOULD_ADDED + i)).saturating_sub(t.get(WOULD_REMOVED + i))
+        });
         EngineStats {
-            calls: t.calls.load(Relaxed),
-            actions: [0, 1, 2].map(|i| t.actions[i].load(Relaxed)),
-            would_actions: [0, 1, 2].map(|i| t.would[i].load(Relaxed)),
+            calls: actions.iter().sum(),
+            actions,
+            would_actions,
             reasons,
             velocity: snap.velocity.as_ref().map(|v| v.stats()),
         }

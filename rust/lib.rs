@@ -48,6 +48,7 @@ pub mod overlay;
 pub mod persist;
 pub mod policy;
 pub mod snapshot;
+pub mod tally;
 pub mod trie;
 pub mod velocity;
 pub mod verdict;

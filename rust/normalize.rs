@@ -275,6 +275,28 @@ fn scan(raw: &str) -> Result<(bool, Digits), Invalid> {
     }
     let mut out = Digits::new();
     let mut plus = false;
+    if s.is_ascii() {
+        // What switches send: the same rules as below, a byte at a time.
+        for &b in s.as_bytes() {
+            match b {
+                b'0'..=b'9' => {
+                    if out.len >= MAX_SCANNED_DIGITS {
+                        return Err(Invalid::TooLong);
+                    }
+                    out.buf[out.len] = b;
+                    out.len += 1;
+                }
+                b'+' if !plus && out.len == 0 => plus = true,
+                b' ' | b'\t' | b'-' | b'.' | b'/' | b'(' | b')' => {}
+                _ => return Err(not_a_number(s)),
+            }
+        }
+        return if out.len == 0 {
+            Err(Invalid::Empty)
+        } else {
+            Ok((plus, out))
+        };
+    }
     for c in s.chars() {
         let digit = match c {
             '0'..='9' => Some(c as u32 - '0' as u32),
@@ -293,19 +315,24 @@ fn scan(raw: &str) -> Result<(bool, Digits), Invalid> {
             }
             (None, '+' | '\u{FF0B}') if !plus && out.len == 0 => plus = true,
             (None, ' ' | '\t' | '\u{A0}' | '-' | '.' | '/' | '(' | ')') => {}
-            _ => {
-                let word = s.trim();
-                if WITHHELD.iter().any(|w| w.eq_ignore_ascii_case(word)) {
-                    return Err(Invalid::Withheld);
-                }
-                return Err(Invalid::BadCharacter);
-            }
+            _ => return Err(not_a_number(s)),
         }
     }
     if out.len == 0 {
         return Err(Invalid::Empty);
     }
     Ok((plus, out))
+}
+
+/// Why text with a character no number has is not one: a withheld-presentation word, or
+/// a bad character.
+fn not_a_number(s: &str) -> Invalid {
+    let word = s.trim();
+    if WITHHELD.iter().any(|w| w.eq_ignore_ascii_case(word)) {
+        Invalid::Withheld
+    } else {
+        Invalid::BadCharacter
+    }
 }
 
 /// Country code first (after `+` or an international prefix).
