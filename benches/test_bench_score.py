@@ -10,6 +10,8 @@ fraudcore <= 1 us); the call-mix benchmarks walk ~1000 mixed calls per round.
 from __future__ import annotations
 
 import random
+import re
+from pathlib import Path
 from typing import Dict, List
 
 import pytest
@@ -56,9 +58,24 @@ def lists() -> Dict[str, List[int]]:
     }
 
 
-@pytest.fixture(scope="module")
-def listed_engine(lists) -> fraudcore.Engine:
-    e = fraudcore.Engine.default()
+def without_velocity_rules() -> fraudcore.Policy:
+    """The default policy with its velocity rules switched off (`enabled = false`), so the
+    engine keeps no counters: the policy the rule-engine target (<= 1 us) was set for, before
+    the velocity rules (<= 1.5 us) joined it."""
+    counters = "|".join(f[2:] for f in fraudcore._fraudcore.POLICY_FEATURES if f.startswith("V."))
+    reads_counters = re.compile(rf"\b(caller|destination|trunk)\.({counters})\b")
+    path = Path(fraudcore.DEFAULT_POLICY)
+    text = path.read_text(encoding="utf-8")
+    ids = [r["id"] for r in fraudcore.Policy.default().rules if reads_counters.search(r["when"])]
+    assert len(ids) >= 5, ids
+    for rule_id in ids:
+        text = text.replace(f'id = "{rule_id}"\n', f'id = "{rule_id}"\nenabled = false\n', 1)
+    policy = fraudcore.Policy.from_str(text, name="no-velocity", base_dir=path.parent)
+    assert {r["id"] for r in policy.rules}.isdisjoint(ids)
+    return policy
+
+
+def _with_lists(e: fraudcore.Engine, lists) -> fraudcore.Engine:
     e.set_list(NumberList.from_numbers(lists["blocklist"], name="blocklist"))
     e.set_list(NumberList.from_numbers(lists["dno"], name="dno", kind="dno"))
     partner = NumberList.from_numbers(lists["partner"], name="p").to_filter(
@@ -67,6 +84,16 @@ def listed_engine(lists) -> fraudcore.Engine:
     e.set_list(partner)
     e.set_list(NumberList.from_numbers(lists["allowlist"], name="allowlist", kind="allow"))
     return e
+
+
+@pytest.fixture(scope="module")
+def listed_engine(lists) -> fraudcore.Engine:
+    return _with_lists(fraudcore.Engine.default(), lists)
+
+
+@pytest.fixture(scope="module")
+def listed_engine_no_velocity(lists) -> fraudcore.Engine:
+    return _with_lists(fraudcore.Engine(without_velocity_rules()), lists)
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +151,31 @@ def test_fraudcore_score_one_call_object(listed_engine, run_per_item):
     )
     verdict = run_per_item(
         listed_engine.score, call, impl="fraudcore", operation="score one fraudcore.Call", count=1
+    )
+    assert verdict.action == "block"
+
+
+def test_fraudcore_score_one_no_velocity(listed_engine_no_velocity, run_per_item):
+    verdict = run_per_item(
+        listed_engine_no_velocity.score,
+        CALL,
+        impl="fraudcore",
+        operation="score one call, velocity rules off",
+        count=1,
+    )
+    assert verdict.action == "block"
+    # The [velocity] section stays, but no rule reads a counter: nothing is recorded.
+    assert listed_engine_no_velocity.stats()["velocity"]["tracked_keys"] == 0
+
+
+def test_fraudcore_score_one_call_object_no_velocity(listed_engine_no_velocity, run_per_item):
+    call = fraudcore.Call(CALL["caller"], CALL["callee"], CALL["ingress"], attestation="C")
+    verdict = run_per_item(
+        listed_engine_no_velocity.score,
+        call,
+        impl="fraudcore",
+        operation="score one fraudcore.Call, velocity rules off",
+        count=1,
     )
     assert verdict.action == "block"
 
