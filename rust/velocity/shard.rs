@@ -147,7 +147,8 @@ impl Shard {
                     (victim, Some(why))
                 };
                 let e = self.entry_mut(i);
-                (e.value, e.kind, e.window) = (key.value, key.kind, Window::new(s));
+                (e.value, e.kind) = (key.value, key.kind);
+                e.window.reset(s);
                 e.window.count(s, event.callee, event.duration, p);
                 self.push_front(i, false);
                 self.insert_index(hash, i);
@@ -158,8 +159,7 @@ impl Shard {
                 (i, outcome)
             }
         };
-        let w = &self.entry(i).window;
-        (w.counters_at(w.now(), p), outcome)
+        (self.entry(i).window.counters(p), outcome)
     }
 
     /// The counters of `key` at `second` (or its own newest second, if later or `None`).
@@ -221,6 +221,9 @@ impl Shard {
     /// A counted call: to the front of the protected segment, which, if that overflows it,
     /// sends the protected segment's LRU key back to the front of probation.
     fn touch(&mut self, i: u32) {
+        if self.lists[PROTECTED].head == i {
+            return;
+        }
         self.unlink(i);
         self.push_front(i, true);
         if self.lists[PROTECTED].len > self.protected_cap {
@@ -342,6 +345,7 @@ impl Shard {
                     value: e.value,
                 };
                 assert_eq!(self.find(key_hash(key, p.seed), key), Some(i));
+                e.window.check();
                 (prev, i, n) = (i, e.next, n + 1);
             }
             assert_eq!((list.tail, list.len), (prev, n));
