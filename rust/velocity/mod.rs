@@ -28,10 +28,13 @@
 //!
 //! Each shard holds at most `max_keys / shards` keys, in a slab of fixed-size entries allocated
 //! 256 at a time as keys arrive, and an open-addressing index allocated up front (8 bytes a
-//! slot, load ≤ 0.8: 10–20 bytes per key). An entry is 704 bytes: 60 one-second buckets (calls,
-//! `u16`; displaced callees, `u8`), 13 long-window buckets (calls, short calls, known durations,
-//! `u32` each), 64 callee slots (32-bit fingerprint and second), the run counters and the LRU
-//! links. [`Velocity::bytes_per_key`] is the bound, 724 bytes; at the default cap of 1 000 000
+//! slot, load ≤ 0.8: 10–20 bytes per key; between two calls a shard's index may still hold the
+//! slot of the key it evicted last, removed at its next call). An entry is 704 bytes, 11 cache
+//! lines: 60 one-second buckets (calls, `u16`; displaced callees, `u8`), 13 long-window buckets
+//! (calls, short calls, known durations, `u32` each), 64 callee slots (32-bit fingerprint and
+//! second), the run counter, the minute's running totals, how much of each ring is valid, and
+//! the LRU links. A new key writes the header and the slots its call lands in, not the whole
+//! entry. [`Velocity::bytes_per_key`] is the bound, 724 bytes; at the default cap of 1 000 000
 //! keys the whole structure takes at most 721 MB ([`VelocityConfig::max_memory`]).
 //!
 //! # Eviction

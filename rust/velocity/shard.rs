@@ -12,8 +12,10 @@ const CHUNK: u32 = 256;
 const PROBATION: usize = 0;
 const PROTECTED: usize = 1;
 
-/// One tracked key.
+/// One tracked key. Aligned to a cache line (704 bytes are 11): the key, the links and the
+/// window's header share the first line, the one every eviction reads.
 #[derive(Clone, Debug)]
+#[repr(C, align(64))]
 pub(super) struct Entry {
     value: u64,
     kind: KeyKind,
@@ -64,6 +66,12 @@ pub(super) struct Shard {
     protected_cap: u32,
     /// `(low 32 bits of the key hash) << 32 | (slab position + 1)`; 0 is empty. Load ≤ 0.8.
     table: Box<[u64]>,
+    /// The index slot value of the key evicted last, if it is still in `table` (else 0).
+    /// Removing it means a lookup that misses the cache; it waits for the shard's next call,
+    /// where it overlaps with that call's own lookup instead of following the eviction's.
+    /// Meanwhile it names a position that holds another key (or the same key again, at the
+    /// same position), so [`Shard::find`], which compares keys, passes over it.
+    stale: u64,
     mask: usize,
     lists: [List; 2],
     /// The newest second counted in this shard: expiry is judged against it.
@@ -85,6 +93,7 @@ impl Shard {
             cap,
             protected_cap: cap - (cap / 5).max(1),
             table: vec![0; slots].into_boxed_slice(),
+            stale: 0,
             mask: slots - 1,
             lists: [empty; 2],
             clock: 0,
@@ -108,8 +117,14 @@ impl Shard {
         event: &Event,
         p: &Params,
     ) -> (Counters, Outcome) {
+        if self.stale != 0 {
+            // Start this key's lookup (its first probe is a likely cache miss) before removing the
+            // stale slot (another), so that the two misses overlap.
+            std::hint::black_box(self.table[self.home(hash as u32)]);
+            self.drop_stale();
+        }
         let found = self.find(hash, key);
-        let (i, outcome) = match (found, second) {
+        match (found, second) {
             (Some(i), _) => {
                 let w = &self.entry(i).window;
                 let Some(s) = second.filter(|&s| !w.is_late(Some(s), p)) else {
@@ -120,7 +135,8 @@ impl Shard {
                     return (late, Outcome::Late);
                 };
                 self.touch(i);
-                self.entry_mut(i)
+                let counters = self
+                    .entry_mut(i)
                     .window
                     .count(s, event.callee, event.duration, p);
                 let outcome = Outcome::Counted {
@@ -128,14 +144,14 @@ impl Shard {
                     evicted: None,
                 };
                 self.clock = self.clock.max(s);
-                (i, outcome)
+                (counters, outcome)
             }
             (None, None) => {
                 let late = Counters {
                     late: true,
                     ..Counters::default()
                 };
-                return (late, Outcome::Late);
+                (late, Outcome::Late)
             }
             (None, Some(s)) => {
                 self.clock = self.clock.max(s);
@@ -147,19 +163,18 @@ impl Shard {
                     (victim, Some(why))
                 };
                 let e = self.entry_mut(i);
-                (e.value, e.kind, e.window) = (key.value, key.kind, Window::new(s));
-                e.window.count(s, event.callee, event.duration, p);
+                (e.value, e.kind) = (key.value, key.kind);
+                e.window.reset(s);
+                let counters = e.window.count(s, event.callee, event.duration, p);
                 self.push_front(i, false);
                 self.insert_index(hash, i);
                 let outcome = Outcome::Counted {
                     new_key: true,
                     evicted,
                 };
-                (i, outcome)
+                (counters, outcome)
             }
-        };
-        let w = &self.entry(i).window;
-        (w.counters_at(w.now(), p), outcome)
+        }
     }
 
     /// The counters of `key` at `second` (or its own newest second, if later or `None`).
@@ -203,6 +218,7 @@ impl Shard {
         }
     }
 
+    /// Takes key `i` out of its segment; its index slot goes at the next call (see `stale`).
     fn evict(&mut self, i: u32, p: &Params) {
         let e = self.entry(i);
         let hash = key_hash(
@@ -212,15 +228,27 @@ impl Shard {
             },
             p.seed,
         );
-        if let Some(pos) = self.position(hash, |_, j| j == i) {
+        debug_assert_eq!(self.stale, 0);
+        self.stale = hash << 32 | u64::from(i + 1);
+        self.unlink(i);
+    }
+
+    /// Removes the index slot of the key evicted last.
+    fn drop_stale(&mut self) {
+        let (stale, i) = (self.stale, (self.stale as u32).wrapping_sub(1));
+        // Should the new key at `i` have the same tag, either slot may go: they are equal.
+        if let Some(pos) = self.position(stale >> 32, |_, j| j == i) {
             self.remove_index(pos);
         }
-        self.unlink(i);
+        self.stale = 0;
     }
 
     /// A counted call: to the front of the protected segment, which, if that overflows it,
     /// sends the protected segment's LRU key back to the front of probation.
     fn touch(&mut self, i: u32) {
+        if self.lists[PROTECTED].head == i {
+            return;
+        }
         self.unlink(i);
         self.push_front(i, true);
         if self.lists[PROTECTED].len > self.protected_cap {
@@ -342,6 +370,7 @@ impl Shard {
                     value: e.value,
                 };
                 assert_eq!(self.find(key_hash(key, p.seed), key), Some(i));
+                e.window.check();
                 (prev, i, n) = (i, e.next, n + 1);
             }
             assert_eq!((list.tail, list.len), (prev, n));
@@ -349,7 +378,8 @@ impl Shard {
         assert!(seen.iter().all(|&s| s));
         assert!(self.lists[PROTECTED].len <= self.protected_cap);
         let used = self.table.iter().filter(|&&v| v != 0).count();
-        assert_eq!(used, self.len as usize);
+        assert_eq!(used, self.len as usize + usize::from(self.stale != 0));
+        assert!(self.stale == 0 || self.table.contains(&self.stale));
     }
 
     /// The keys of a segment, most recently counted first (tests only).

@@ -461,6 +461,71 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    #[test]
+    fn reused_entries_count_like_new_ones(
+        cfg in test_config(),
+        cap in 1usize..4,
+        ops in proptest::collection::vec((0u64..8, step(), callee(), duration()), 1..300),
+    ) {
+        // A tiny cap: almost every new key takes over an evicted key's entry, whose rings are
+        // stale; every counter must still be the model's.
+        let cfg = VelocityConfig { max_keys: cap, shards: 1, ..cfg };
+        let v = velocity(cfg.clone());
+        let mut model = SlruModel::new(cfg.clone());
+        let mut clock = T0;
+        for (k, step, callee, duration) in &ops {
+            let key = Key::caller(*k);
+            let e = Event { timestamp: timestamp(&mut clock, step, &cfg), callee: *callee, duration: *duration };
+            prop_assert_eq!(v.record(key, &e), model.record(key, &e), "{:?} {:?}", key, e);
+            v.slots[0].lock().check(&v.params);
+        }
+        for k in 0..8 {
+            let key = Key::caller(k);
+            prop_assert_eq!(v.peek(key, clock + 30.0), model.model.peek(key, clock + 30.0));
+        }
+    }
+}
+
+#[test]
+fn a_reused_entry_forgets_displaced_callees() {
+    let v = velocity(VelocityConfig {
+        late_tolerance: 30,
+        ..config(1, 1)
+    });
+    let (a, b) = (Key::caller(1), Key::caller(2));
+    // Key a fills every ring: 200 distinct callees in 50 s, some of them late, with durations.
+    for i in 0..200u64 {
+        let ts = T0 + i as f64 * 0.25 - if i % 7 == 0 && i > 100 { 20.0 } else { 0.0 };
+        let e = Event {
+            timestamp: ts,
+            callee: 77_000_000_000 + i,
+            duration: Some(i as f64 % 9.0),
+        };
+        v.record(a, &e);
+    }
+    let c = v.peek(a, f64::NAN).unwrap();
+    assert_eq!(
+        (c.calls_1m, c.distinct_callees, c.calls_window),
+        (200, 200, 200)
+    );
+    // Key b takes over its entry a little later, then calls again, late and on time.
+    let fresh = velocity(config(1, 1));
+    for (dt, callee) in [(55.0, 5), (35.0, 6), (56.0, 5), (100.0, 7)] {
+        let e = Event {
+            timestamp: T0 + dt,
+            callee,
+            duration: Some(2.0),
+        };
+        assert_eq!(v.record(b, &e), fresh.record(b, &e), "{dt}");
+    }
+    assert_eq!(v.peek(a, T0 + 100.0), None);
+    assert_eq!(v.stats().evicted_lru, 1);
+    check_shards(&v);
+}
+
 #[test]
 fn the_exact_regime_exceeds_64_distinct() {
     // The property above reaches the estimating regime: 4 calls a second for a minute.
