@@ -39,6 +39,8 @@ bench: ## Time the benchmarks (Python and Rust) and print the README table
 	FRAUDCORE_PLAN=$$($(PYTHON) -c 'import fraudcore._plan as p; p.load_plan(); print(p.cache_path())') \
 		cargo bench --bench core
 	cargo bench --bench velocity
+	FRAUDCORE_PLAN=$$($(PYTHON) -c 'import fraudcore._plan as p; print(p.cache_path())') \
+		cargo bench --bench batch
 	$(PYTHON) benches/table.py target/bench.json
 
 lint: ## rustfmt, clippy (warnings are errors), ruff

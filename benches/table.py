@@ -208,7 +208,15 @@ def criterion_rows(target: Path) -> List[str]:
     for name, path in top + groups:
         median = json.loads(path.read_text())["median"]["point_estimate"]
         label = CRITERION.get(name, f"`{name}`")
-        rows.append(f"| Rust {label}, criterion | {fmt_ns(median)} | — | — |")
+        # Benches that time many rows per iteration declare them: report per row.
+        meta = path.parent / "benchmark.json"
+        rows_per_iter = 1
+        if meta.exists():
+            throughput = json.loads(meta.read_text()).get("throughput") or {}
+            rows_per_iter = throughput.get("Elements") or 1
+        if rows_per_iter > 1:
+            label += f" (per row of {rows_per_iter:,})"
+        rows.append(f"| Rust {label}, criterion | {fmt_ns(median / rows_per_iter)} | — | — |")
     return rows
 
 
