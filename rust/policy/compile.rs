@@ -54,11 +54,7 @@ fn leaf(p: &mut Program, pred: Pred, on_true: Target, on_false: Target) -> R<()>
         p.preds.push(pred);
         p.preds.len() - 1
     });
-    let check = p.preds.get(i).and_then(Check::lower);
-    let check = match check {
-        Some(c) => c,
-        None => Check::Pred(u16::try_from(i).or_else(|_| fail(0, "too many tests"))?),
-    };
+    let check = Check::of(&p.preds[i]);
     p.nodes.push(Node {
         check,
         on_true,

@@ -606,11 +606,47 @@ impl<'a> Facts<'a> {
                     }
             }
             NumberField::Parsed => self.number(who).is_some(),
-            NumberField::Valid => self.number(who).is_some_and(|c| c.valid),
-            NumberField::IsHome => self
-                .number(who)
-                .is_some_and(|c| c.region == Some(self.policy.dial.region())),
+            NumberField::Valid => self.is_valid(who),
+            NumberField::IsHome => self.is_home(who),
             _ => return None,
+        })
+    }
+
+    /// `*.valid`: parsed, and allocated.
+    #[inline]
+    pub fn is_valid(&self, who: Who) -> bool {
+        self.number(who).is_some_and(|c| c.valid)
+    }
+
+    /// `*.is_home`: parsed, in the home region.
+    #[inline]
+    pub fn is_home(&self, who: Who) -> bool {
+        self.number(who)
+            .is_some_and(|c| c.region == Some(self.policy.dial.region()))
+    }
+
+    /// `*.type` as an index into [`NUMBER_TYPE`]; `None` when not parsed.
+    #[inline]
+    pub fn number_type(&self, who: Who) -> Option<u8> {
+        self.number(who).map(|c| type_index(c.number_type))
+    }
+
+    /// `*.invalid_reason` as an index into [`INVALID_REASON`]; `None` when parsed or absent.
+    #[inline]
+    pub fn invalid_reason(&self, who: Who) -> Option<u8> {
+        match self.info(who) {
+            Some(Err(r)) => Some(invalid_index(*r)),
+            _ => None,
+        }
+    }
+
+    /// `attestation` as an index into [`ATTESTATION`]; `None` when the call carried none.
+    #[inline]
+    pub fn attestation(&self) -> Option<u8> {
+        self.call.attestation.map(|a| match a {
+            Attestation::A => 0,
+            Attestation::B => 1,
+            Attestation::C => 2,
         })
     }
 
@@ -623,19 +659,10 @@ impl<'a> Facts<'a> {
                 Ingress::National => 1,
                 Ingress::Onnet => 2,
             }),
-            Feature::Attestation => self.call.attestation.map(|a| match a {
-                Attestation::A => 0,
-                Attestation::B => 1,
-                Attestation::C => 2,
-            }),
+            Feature::Attestation => self.attestation(),
             Feature::Weekday => Some(self.local_time().1),
-            Feature::Number(who, NumberField::InvalidReason) => match self.info(who) {
-                Some(Err(r)) => Some(invalid_index(*r)),
-                _ => None,
-            },
-            Feature::Number(who, NumberField::Type) => {
-                self.number(who).map(|c| type_index(c.number_type))
-            }
+            Feature::Number(who, NumberField::InvalidReason) => self.invalid_reason(who),
+            Feature::Number(who, NumberField::Type) => self.number_type(who),
             _ => None,
         }
     }

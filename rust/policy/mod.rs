@@ -344,31 +344,16 @@ impl Policy {
 
     /// Evaluates the rules for one call whose numbers are already looked up.
     ///
-    /// The rules are visited in reason order (see [`rank`]), so the reasons come out sorted,
-    /// and the score and both decisions are tallied on the way, in that order.
+    /// The rules (and the emergency safeguard) are visited in reason order (see [`rank`]), so
+    /// the reasons come out sorted, and the score and both decisions are tallied on the way,
+    /// in that order.
     pub fn evaluate(&self, facts: &Facts<'_>, lists: &[Arc<NumberList>]) -> Decision {
-        let observe_all = self.mode == Mode::Observe;
+        let mode = usize::from(self.mode == Mode::Observe);
         let mut pass = Pass::default();
-        let ranked = &self.ranking.rules;
-        let (before, after) = ranked.split_at(self.ranking.emergency_at.min(ranked.len()));
-        for r in before {
-            if r.program.eval(facts, lists) {
-                pass.add(r, observe_all);
-            }
-        }
-        if facts.emergency {
-            pass.all.add(rank::keep(0.0), None);
-            pass.acting.add(rank::keep(0.0), None);
-            pass.reasons.push(Reason {
-                id: ReasonId::Builtin(EMERGENCY_REASON),
-                weight: 0.0,
-                effect: None,
-                observe: false,
-            });
-        }
-        for r in after {
-            if r.program.eval(facts, lists) {
-                pass.add(r, observe_all);
+        let nodes = &self.ranking.nodes;
+        for r in &self.ranking.rules {
+            if program::run(nodes, r.start, facts, lists) {
+                pass.add(r, r.observe[mode]);
             }
         }
         let score = pass.all.score();
@@ -434,8 +419,7 @@ struct Pass {
 impl Pass {
     /// Adds the reason of a matching rule.
     #[inline]
-    fn add(&mut self, r: &rank::Ranked, observe_all: bool) {
-        let observe = r.observe || observe_all;
+    fn add(&mut self, r: &rank::Ranked, observe: bool) {
         self.all.add(r.keep, r.effect);
         if observe {
             self.observed = true;
@@ -443,7 +427,7 @@ impl Pass {
             self.acting.add(r.keep, r.effect);
         }
         self.reasons.push(Reason {
-            id: ReasonId::Rule(r.index),
+            id: r.id,
             weight: r.weight,
             effect: r.effect,
             observe,

@@ -117,7 +117,21 @@ pub(super) enum Check {
     Const(bool),
     /// `ingress` is one of the words whose bit is set.
     Ingress(u8),
-    /// A boolean number field (`caller.parsed`, ...) is true (`mask` 2) or false (1).
+    /// `roaming`'s value is in the mask: bit 0 none, 1 false, 2 true.
+    Roaming(u8),
+    /// `attestation`'s index is in the mask; bit 3 stands for none.
+    Attestation(u8),
+    /// `*.parsed` is the boolean.
+    Parsed(Who, bool),
+    /// `*.valid` is the boolean.
+    Valid(Who, bool),
+    /// `*.is_home` is the boolean.
+    IsHome(Who, bool),
+    /// `*.type`'s index is in the mask; bit [`NONE_BIT`] stands for none.
+    Type(Who, u16),
+    /// `*.invalid_reason`'s index is in the mask; bit [`NONE_BIT`] stands for none.
+    InvalidReason(Who, u16),
+    /// Another boolean number field's value is in the mask: bit 1 false, 2 true.
     NumberFlag(Who, NumberField, u8),
     /// A boolean feature's value is in the mask: bit 0 none, 1 false, 2 true.
     Flag(Feature, u8),
@@ -130,8 +144,12 @@ pub(super) enum Check {
     Counter(u8, Counter, CmpOp, f64),
     /// A numeric feature is none.
     NumNone(Feature),
-    /// The program's predicate at this index, tested as written.
-    Pred(u16),
+    /// As [`Pred::Listed`].
+    Listed(Who, u16),
+    /// As [`Pred::Tagged`].
+    Tagged(Who, u64),
+    /// Any other predicate, tested as written.
+    Pred(Box<Pred>),
 }
 
 /// The bit of a [`Check::Sym`] mask that stands for none.
@@ -142,6 +160,8 @@ impl Check {
     pub(super) fn lower(p: &Pred) -> Option<Check> {
         Some(match *p {
             Pred::Const(b) => Check::Const(b),
+            Pred::Listed(who, idx) => Check::Listed(who, idx),
+            Pred::Tagged(who, mask) => Check::Tagged(who, mask),
             Pred::True(f) => flag_check(f, 0b100)?,
             Pred::Eq(f, ref c) => match (f.family(), c) {
                 (Family::Bool, Const::None) => flag_check(f, 0b001)?,
@@ -181,9 +201,14 @@ impl Check {
         })
     }
 
-    /// Tests the check for one call; `preds` are the program's predicates.
+    /// The check of a predicate: its fast form, or the predicate as written.
+    pub(super) fn of(p: &Pred) -> Check {
+        Check::lower(p).unwrap_or_else(|| Check::Pred(Box::new(p.clone())))
+    }
+
+    /// Tests the check for one call.
     #[inline]
-    fn test(&self, preds: &[Pred], facts: &Facts<'_>, lists: &[Arc<NumberList>]) -> bool {
+    fn test(&self, facts: &Facts<'_>, lists: &[Arc<NumberList>]) -> bool {
         match *self {
             Check::Const(b) => b,
             Check::Ingress(mask) => {
@@ -194,6 +219,19 @@ impl Check {
                 };
                 mask >> i & 1 == 1
             }
+            Check::Roaming(mask) => {
+                let bit = match facts.call.roaming {
+                    None => 0,
+                    Some(b) => 1 + u8::from(b),
+                };
+                mask >> bit & 1 == 1
+            }
+            Check::Attestation(mask) => mask >> facts.attestation().unwrap_or(3) & 1 == 1,
+            Check::Parsed(who, want) => facts.number(who).is_some() == want,
+            Check::Valid(who, want) => facts.is_valid(who) == want,
+            Check::IsHome(who, want) => facts.is_home(who) == want,
+            Check::Type(who, mask) => mask & sym_mask(facts.number_type(who)) != 0,
+            Check::InvalidReason(who, mask) => mask & sym_mask(facts.invalid_reason(who)) != 0,
             Check::NumberFlag(who, field, mask) => {
                 let b = facts.number_flag(who, field).unwrap_or(false);
                 mask >> (1 + u8::from(b)) & 1 == 1
@@ -205,35 +243,58 @@ impl Check {
                 };
                 mask >> bit & 1 == 1
             }
-            Check::Sym(f, mask) => {
-                let bit = facts.sym(f).map_or(NONE_BIT, |k| 1u16 << (k & 15));
-                mask & bit != 0
-            }
+            Check::Sym(f, mask) => mask & sym_mask(facts.sym(f)) != 0,
             Check::Num(f, op, n) => facts.num(f).is_some_and(|v| op.num(v, n)),
             Check::Counter(kind, counter, op, n) => facts
                 .counter(usize::from(kind), counter)
                 .is_some_and(|v| op.num(v, n)),
             Check::NumNone(f) => facts.num(f).is_none(),
-            Check::Pred(i) => preds
-                .get(usize::from(i))
-                .is_some_and(|p| test(p, facts, lists)),
+            Check::Listed(who, idx) => listed(who, idx, facts, lists),
+            Check::Tagged(who, mask) => tagged(who, mask, facts),
+            Check::Pred(ref p) => test(p, facts, lists),
         }
     }
 }
 
-fn flag_check(f: Feature, mask: u8) -> Option<Check> {
-    match f {
-        Feature::Number(who, field) if mask & 1 == 0 => Some(Check::NumberFlag(who, field, mask)),
-        _ if f.family() == Family::Bool => Some(Check::Flag(f, mask)),
-        _ => None,
-    }
+/// The bit of a word index (or none) in a [`Check::Sym`] mask.
+#[inline]
+fn sym_mask(index: Option<u8>) -> u16 {
+    index.map_or(NONE_BIT, |k| 1 << (k & 15))
 }
 
-fn sym_check(f: Feature, mask: u16) -> Option<Check> {
-    match f {
-        Feature::Ingress if mask & NONE_BIT == 0 => u8::try_from(mask).ok().map(Check::Ingress),
-        _ => Some(Check::Sym(f, mask)),
+/// The check of a boolean feature against a mask (bit 0 none, 1 false, 2 true).
+fn flag_check(f: Feature, mask: u8) -> Option<Check> {
+    if f.family() != Family::Bool {
+        return None;
     }
+    Some(match (f, mask) {
+        (Feature::Roaming, _) => Check::Roaming(mask),
+        (Feature::Number(who, field), 0b010 | 0b100) => {
+            let want = mask == 0b100;
+            match field {
+                NumberField::Parsed => Check::Parsed(who, want),
+                NumberField::Valid => Check::Valid(who, want),
+                NumberField::IsHome => Check::IsHome(who, want),
+                _ => Check::NumberFlag(who, field, mask),
+            }
+        }
+        (Feature::Number(who, field), _) if mask & 1 == 0 => Check::NumberFlag(who, field, mask),
+        _ => Check::Flag(f, mask),
+    })
+}
+
+/// The check of a word feature against a mask ([`NONE_BIT`] for none).
+fn sym_check(f: Feature, mask: u16) -> Option<Check> {
+    let small = u8::try_from(mask & !NONE_BIT).ok();
+    Some(match (f, small) {
+        (Feature::Ingress, Some(m)) if mask & NONE_BIT == 0 => Check::Ingress(m),
+        (Feature::Attestation, Some(m)) if m < 8 => {
+            Check::Attestation(m | if mask & NONE_BIT != 0 { 8 } else { 0 })
+        }
+        (Feature::Number(who, NumberField::Type), _) => Check::Type(who, mask),
+        (Feature::Number(who, NumberField::InvalidReason), _) => Check::InvalidReason(who, mask),
+        _ => Check::Sym(f, mask),
+    })
 }
 
 fn sym_bit(k: u8) -> Option<u16> {
@@ -265,23 +326,47 @@ impl Program {
         &self.preds
     }
 
-    /// Evaluates the condition for one call.
-    #[inline]
-    pub fn eval(&self, facts: &Facts<'_>, lists: &[Arc<NumberList>]) -> bool {
-        let mut at = 0;
-        while let Some(node) = self.nodes.get(at) {
-            let next = if node.check.test(&self.preds, facts, lists) {
-                node.on_true
-            } else {
-                node.on_false
-            };
-            if next >= FALSE {
-                return next == TRUE;
-            }
-            at = usize::from(next);
+    /// A program testing one predicate.
+    pub(super) fn single(pred: Pred) -> Program {
+        Program {
+            nodes: vec![Node {
+                check: Check::of(&pred),
+                on_true: TRUE,
+                on_false: FALSE,
+            }],
+            preds: vec![pred],
         }
-        false
     }
+
+    /// Evaluates the condition for one call.
+    pub fn eval(&self, facts: &Facts<'_>, lists: &[Arc<NumberList>]) -> bool {
+        run(&self.nodes, 0, facts, lists)
+    }
+}
+
+/// Evaluates the program whose nodes start at `start` in `nodes` (its targets count from
+/// there) for one call. A program without nodes would be false, were it not followed by
+/// another's: programs stored together must have at least one node each.
+#[inline]
+pub(super) fn run(
+    nodes: &[Node],
+    start: usize,
+    facts: &Facts<'_>,
+    lists: &[Arc<NumberList>],
+) -> bool {
+    let mut at = start;
+    while let Some(node) = nodes.get(at) {
+        let next = if node.check.test(facts, lists) {
+            node.on_true
+        } else {
+            node.on_false
+        };
+        if next >= FALSE {
+            return next == TRUE;
+        }
+        at = start + usize::from(next);
+    }
+    false
 }
 
 /// Tests a predicate as written, through [`Facts::value`]: the reference the fast checks
@@ -305,16 +390,27 @@ pub(super) fn test(p: &Pred, facts: &Facts<'_>, lists: &[Arc<NumberList>]) -> bo
             let v = facts.value(*f);
             v != Val::None && set.iter().any(|c| c.matches(&v))
         }
-        Pred::Listed(who, idx) => {
-            let (Some(c), Some(list)) = (facts.number(*who), lists.get(usize::from(*idx))) else {
-                return false;
-            };
-            match list.contains(c.number.value()) {
-                Membership::Present => true,
-                Membership::Probable => list.kind() != ListKind::Allow,
-                Membership::Absent => false,
-            }
-        }
-        Pred::Tagged(who, mask) => facts.number(*who).is_some_and(|c| c.tags & mask != 0),
+        Pred::Listed(who, idx) => listed(*who, *idx, facts, lists),
+        Pred::Tagged(who, mask) => tagged(*who, *mask, facts),
     }
+}
+
+/// The number is on the list at `idx`: definite hits count; probable (bloom-only) hits count
+/// except on `allow` lists.
+#[inline(always)]
+fn listed(who: Who, idx: u16, facts: &Facts<'_>, lists: &[Arc<NumberList>]) -> bool {
+    let (Some(c), Some(list)) = (facts.number(who), lists.get(usize::from(idx))) else {
+        return false;
+    };
+    match list.contains(c.number.value()) {
+        Membership::Present => true,
+        Membership::Probable => list.kind() != ListKind::Allow,
+        Membership::Absent => false,
+    }
+}
+
+/// The number carries any of the tag bits.
+#[inline]
+fn tagged(who: Who, mask: u64, facts: &Facts<'_>) -> bool {
+    facts.number(who).is_some_and(|c| c.tags & mask != 0)
 }
