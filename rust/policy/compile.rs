@@ -3,7 +3,7 @@
 
 use super::expr::{CmpOp, Expr, Lit, Operand, MAX_DEPTH};
 use super::features::{self, Feature, FeatureDef, Ty, Who};
-use super::program::{Const, Op, Pred, Program};
+use super::program::{Check, Const, Node, Pred, Program, Target, FALSE, TRUE};
 use super::suggest::did_you_mean;
 use crate::number::Number;
 use crate::numtype::Region;
@@ -43,61 +43,78 @@ fn fail<T>(offset: usize, message: impl Into<String>) -> R<T> {
 /// Compiles a condition.
 pub fn compile(expr: &Expr, scope: &Scope) -> R<Program> {
     let mut p = Program::default();
-    emit(expr, scope, &mut p, 0)?;
+    emit(expr, scope, &mut p, 0, TRUE, FALSE)?;
     Ok(p)
 }
 
-/// Appends a test of `pred` (reusing an equal predicate already in the program).
-fn test(p: &mut Program, pred: Pred) -> Op {
+/// Appends a node testing `pred` (reusing an equal predicate already in the program), going
+/// to `on_true` or `on_false`.
+fn leaf(p: &mut Program, pred: Pred, on_true: Target, on_false: Target) -> R<()> {
     let i = p.preds.iter().position(|q| *q == pred).unwrap_or_else(|| {
         p.preds.push(pred);
         p.preds.len() - 1
     });
-    Op::Test(i as u16)
+    let check = Check::of(&p.preds[i]);
+    p.nodes.push(Node {
+        check,
+        on_true,
+        on_false,
+    });
+    Ok(())
 }
 
-fn emit(e: &Expr, scope: &Scope, prog: &mut Program, depth: usize) -> R<()> {
+/// How many nodes a condition compiles to: one per test.
+fn size(e: &Expr) -> usize {
+    match e {
+        Expr::And(parts) | Expr::Or(parts) => parts.iter().map(size).sum(),
+        Expr::Not(inner) => size(inner),
+        Expr::Bare(..) | Expr::Cmp { .. } | Expr::In { .. } => 1,
+    }
+}
+
+/// Emits `e`, continuing at `on_true` when it holds and at `on_false` when not. The nodes of
+/// a part follow those of the part before: an `and` goes on to its next part when a part
+/// holds, an `or` when it does not.
+fn emit(
+    e: &Expr,
+    scope: &Scope,
+    prog: &mut Program,
+    depth: usize,
+    on_true: Target,
+    on_false: Target,
+) -> R<()> {
     if depth > MAX_DEPTH + 1 {
         return fail(0, format!("nested more than {MAX_DEPTH} levels deep"));
     }
     match e {
         Expr::And(parts) | Expr::Or(parts) => {
             let and = matches!(e, Expr::And(_));
-            let mut jumps = Vec::new();
             for (i, p) in parts.iter().enumerate() {
-                emit(p, scope, prog, depth + 1)?;
-                if i + 1 < parts.len() {
-                    jumps.push(prog.ops.len());
-                    prog.ops.push(if and {
-                        Op::JumpIfFalse(0)
+                if i + 1 == parts.len() {
+                    emit(p, scope, prog, depth + 1, on_true, on_false)?;
+                } else {
+                    let next = prog.nodes.len() + size(p);
+                    let next = match Target::try_from(next) {
+                        Ok(n) if n < FALSE => n,
+                        _ => return fail(0, "too many tests"),
+                    };
+                    let (t, f) = if and {
+                        (next, on_false)
                     } else {
-                        Op::JumpIfTrue(0)
-                    });
+                        (on_true, next)
+                    };
+                    emit(p, scope, prog, depth + 1, t, f)?;
                 }
             }
-            let end = prog.ops.len() as u32;
-            for j in jumps {
-                prog.ops[j] = if and {
-                    Op::JumpIfFalse(end)
-                } else {
-                    Op::JumpIfTrue(end)
-                };
-            }
         }
-        Expr::Not(inner) => {
-            emit(inner, scope, prog, depth + 1)?;
-            prog.ops.push(Op::Not);
-        }
-        Expr::Bare(operand, at) => {
-            let op = test(prog, bare(operand, *at)?);
-            prog.ops.push(op);
-        }
+        Expr::Not(inner) => emit(inner, scope, prog, depth + 1, on_false, on_true)?,
+        Expr::Bare(operand, at) => leaf(prog, bare(operand, *at)?, on_true, on_false)?,
         Expr::Cmp { left, op, right } => {
             let (pred, negate) = comparison(left, *op, right, scope)?;
-            let op = test(prog, pred);
-            prog.ops.push(op);
             if negate {
-                prog.ops.push(Op::Not);
+                leaf(prog, pred, on_false, on_true)?;
+            } else {
+                leaf(prog, pred, on_true, on_false)?;
             }
         }
         Expr::In {
@@ -105,10 +122,11 @@ fn emit(e: &Expr, scope: &Scope, prog: &mut Program, depth: usize) -> R<()> {
             negated,
             right,
         } => {
-            let op = test(prog, membership(left, right, scope)?);
-            prog.ops.push(op);
+            let pred = membership(left, right, scope)?;
             if *negated {
-                prog.ops.push(Op::Not);
+                leaf(prog, pred, on_false, on_true)?;
+            } else {
+                leaf(prog, pred, on_true, on_false)?;
             }
         }
     }
@@ -468,5 +486,151 @@ mod tests {
             assert_eq!(e.offset, at, "{src}: {e:?}");
             assert!(e.message.contains(needle), "{src}: {e:?}");
         }
+    }
+
+    /// Evaluates a condition the slow way: the tree itself, each predicate as written.
+    fn reference(e: &Expr, facts: &super::super::features::Facts<'_>) -> bool {
+        use super::super::program::test;
+        match e {
+            Expr::And(parts) => parts.iter().all(|p| reference(p, facts)),
+            Expr::Or(parts) => parts.iter().any(|p| reference(p, facts)),
+            Expr::Not(inner) => !reference(inner, facts),
+            Expr::Bare(operand, at) => test(&bare(operand, *at).unwrap(), facts, &[]),
+            Expr::Cmp { left, op, right } => {
+                let (pred, negate) = comparison(left, *op, right, &scope()).unwrap();
+                test(&pred, facts, &[]) != negate
+            }
+            Expr::In {
+                left,
+                negated,
+                right,
+            } => test(&membership(left, right, &scope()).unwrap(), facts, &[]) != *negated,
+        }
+    }
+
+    #[test]
+    fn programs_agree_with_the_conditions() {
+        use crate::call::{Attestation, Call, Ingress};
+        use crate::velocity::Counters;
+        let conditions = [
+            "ingress == 'international' and roaming != true and caller.is_home",
+            "ingress != 'national' or ingress in ['onnet', 'national']",
+            "not ingress in ['international']",
+            "roaming == true or roaming == false",
+            "roaming == none and not emergency",
+            "roaming in [true] or roaming not in [false]",
+            "emergency == false and caller.present",
+            "caller.is_home and network_number.parsed and not network_number.is_home",
+            "not caller.parsed and caller.invalid_reason != 'withheld'",
+            "caller.invalid_reason == none or caller.invalid_reason in ['bad_character', 'too_short']",
+            "caller.parsed and not caller.valid and (caller.is_home or caller.country_code == 7)",
+            "caller.country_code != 7 and callee.country_code >= 1",
+            "callee.type == 'premium_rate' and not callee.is_home",
+            "callee.type in ['mobile', 'fixed_line'] or callee.type == none",
+            "callee.type != 'fixed_line_or_mobile' and network_number.type == none",
+            "attestation == 'C' or attestation == none",
+            "attestation in ['A', 'B'] and not attestation != 'A'",
+            "duration != none and duration < 5",
+            "duration == none or duration >= 3 and duration <= 10",
+            "duration in [3, 10] or duration > 100",
+            "hour >= 22 or hour < 6 and weekday in ['sat', 'sun']",
+            "weekday == 'sun' or weekday != 'mon' and hour == 11",
+            "caller.calls_1m >= 20 and caller.distinct_callees >= 15",
+            "caller.short_share == none or caller.short_share >= 0.8",
+            "caller.short_share != none and caller.short_share < 0.5",
+            "destination.calls_1m > 0 or trunk.calls_window < 3",
+            "caller.sequential in [0, 1] and caller.repeat_callee != 2",
+            "caller.e164 != network_number.e164 and network_number.present",
+            "caller.region == 'RU' and 5 > caller.country_code",
+            "caller.region == callee.region or callee.region == none",
+            "trunk in ['gw-1', 'gw-2'] and caller.carrier == 'Beeline'",
+            "caller.country_code < callee.country_code or caller.valid == callee.valid",
+            "'irsf' in callee.tags or caller.e164 == '+77011234567'",
+            "not (caller.valid or (callee.valid and not (ingress == 'onnet' or roaming == true)))",
+            "not not (callee.present and not (caller.present)) or false",
+            "true and not false",
+            "false or (caller.parsed and (callee.parsed or network_number.parsed) and not (hour < 12 and duration > 1))",
+        ];
+        let plan = crate::numplan::tests::sample_plan();
+        let policy = super::super::Policy::parse(
+            "home_region = \"KZ\"\n[[rules]]\nid = \"r\"\nwhen = \"caller.valid\"\nscore = 0.5\n",
+            "test",
+            std::path::Path::new("."),
+            plan,
+        )
+        .unwrap();
+        let counters = [
+            None,
+            Some(Counters::default()),
+            Some(Counters {
+                calls_1m: 30,
+                calls_window: 50,
+                distinct_callees: 20,
+                short_calls: 4,
+                known_durations: 5,
+                sequential: 1,
+                repeat_callee: 2,
+                ..Counters::default()
+            }),
+        ];
+        let mut checked = 0;
+        for src in conditions {
+            let expr = parse(src).unwrap();
+            let program = compile(&expr, &scope()).unwrap_or_else(|e| panic!("{src}: {e:?}"));
+            for caller in [
+                "+77011234567",
+                "+79161234567",
+                "+12015550123",
+                "abc",
+                "",
+                "8 701 123",
+            ] {
+                for (callee, network_number) in [
+                    ("87272123456", None),
+                    ("+18005550123", Some("+79161234567")),
+                    ("1", Some("+77011234567")),
+                    ("104", Some("x")),
+                ] {
+                    for k in 0..6 {
+                        let call = Call {
+                            caller,
+                            callee,
+                            network_number,
+                            ingress: [Ingress::International, Ingress::National, Ingress::Onnet]
+                                [k % 3],
+                            roaming: [None, Some(true), Some(false)][k % 3],
+                            attestation: [None, Some(Attestation::A), Some(Attestation::C)][k / 2],
+                            duration: [None, Some(3.0), Some(10.0)][(k + 1) % 3],
+                            trunk: ["", "gw-1"][k % 2],
+                            timestamp: Some(1_795_932_000.0 + 3600.0 * (k * 5) as f64),
+                        };
+                        let lookup = |raw| policy.lookup(raw, Ingress::National);
+                        let (a, b) = (lookup(caller), lookup(callee));
+                        let n = network_number.map(lookup);
+                        let facts = super::super::features::Facts {
+                            call: &call,
+                            caller: &a,
+                            callee: &b,
+                            network_number: n.as_ref(),
+                            emergency: k == 5,
+                            policy: &policy,
+                            time: Default::default(),
+                            velocity: [
+                                counters[k % 3],
+                                counters[(k + 1) % 3],
+                                counters[(k + 2) % 3],
+                            ],
+                        };
+                        assert_eq!(
+                            program.eval(&facts, &[]),
+                            reference(&expr, &facts),
+                            "{src} on {call:?}"
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 1000);
     }
 }

@@ -96,6 +96,44 @@ pub enum Feature {
     Velocity(KeyKind, Counter),
 }
 
+/// How a feature's value is read by the compiled checks of [`super::program`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    /// `true` / `false` (or none), read with [`Facts::flag`].
+    Bool,
+    /// A word index (or none), read with [`Facts::sym`].
+    Sym,
+    /// A number (or none), read with [`Facts::num`].
+    Num,
+    /// Text, a region, a number or tags: read with [`Facts::value`].
+    Other,
+}
+
+impl Feature {
+    /// How the feature's value is read.
+    pub fn family(self) -> Family {
+        match self {
+            Feature::Roaming | Feature::Emergency => Family::Bool,
+            Feature::Ingress | Feature::Attestation | Feature::Weekday => Family::Sym,
+            Feature::Duration | Feature::Hour | Feature::Velocity(..) => Family::Num,
+            Feature::Trunk => Family::Other,
+            Feature::Number(_, field) => match field {
+                NumberField::Present
+                | NumberField::Parsed
+                | NumberField::Valid
+                | NumberField::IsHome => Family::Bool,
+                NumberField::InvalidReason | NumberField::Type => Family::Sym,
+                NumberField::CountryCode => Family::Num,
+                NumberField::Region
+                | NumberField::Carrier
+                | NumberField::Location
+                | NumberField::E164
+                | NumberField::Tags => Family::Other,
+            },
+        }
+    }
+}
+
 /// A velocity counter, as [`crate::velocity::Counters`] defines it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Counter {
@@ -530,64 +568,153 @@ impl<'a> Facts<'a> {
     /// The value of a feature.
     #[inline]
     pub fn value(&self, f: Feature) -> Val<'a> {
-        let call = self.call;
         match f {
-            Feature::Ingress => Val::Sym(match call.ingress {
-                Ingress::International => 0,
-                Ingress::National => 1,
-                Ingress::Onnet => 2,
-            }),
-            Feature::Roaming => call.roaming.map_or(Val::None, Val::Bool),
-            Feature::Attestation => call.attestation.map_or(Val::None, |a| {
-                Val::Sym(match a {
-                    Attestation::A => 0,
-                    Attestation::B => 1,
-                    Attestation::C => 2,
-                })
-            }),
-            Feature::Duration => call.duration.map_or(Val::None, Val::Num),
-            Feature::Trunk => Val::Text(call.trunk),
-            Feature::Hour => Val::Num(f64::from(self.local_time().0)),
-            Feature::Weekday => Val::Sym(self.local_time().1),
-            Feature::Emergency => Val::Bool(self.emergency),
+            Feature::Trunk => Val::Text(self.call.trunk),
             Feature::Number(who, field) => self.number_value(who, field),
-            Feature::Velocity(kind, counter) => match &self.velocity[kind_index(kind)] {
-                None => Val::None,
-                Some(c) => counter_value(c, counter),
-            },
+            Feature::Roaming | Feature::Emergency => self.flag(f).map_or(Val::None, Val::Bool),
+            Feature::Ingress | Feature::Attestation | Feature::Weekday => {
+                self.sym(f).map_or(Val::None, Val::Sym)
+            }
+            Feature::Duration | Feature::Hour | Feature::Velocity(..) => {
+                self.num(f).map_or(Val::None, Val::Num)
+            }
         }
     }
 
-    fn number_value(&self, who: Who, field: NumberField) -> Val<'a> {
-        let info: Option<&NumberInfo> = match who {
-            Who::Caller => Some(self.caller),
-            Who::Callee => Some(self.callee),
-            Who::NetworkNumber => self.network_number,
-        };
-        let parsed = info.and_then(|i| i.as_ref().ok());
-        match field {
-            NumberField::Present => Val::Bool(
+    /// A [`Family::Bool`] feature's value; `None` when unknown (or not a boolean feature).
+    #[inline]
+    pub fn flag(&self, f: Feature) -> Option<bool> {
+        match f {
+            Feature::Roaming => self.call.roaming,
+            Feature::Emergency => Some(self.emergency),
+            Feature::Number(who, field) => self.number_flag(who, field),
+            _ => None,
+        }
+    }
+
+    /// A boolean number field (`present`, `parsed`, `valid`, `is_home`); `None` for others.
+    #[inline]
+    pub fn number_flag(&self, who: Who, field: NumberField) -> Option<bool> {
+        Some(match field {
+            NumberField::Present => {
+                let info = self.info(who);
                 info.is_some_and(|i| !matches!(i, Err(Invalid::Empty)))
                     && match who {
                         Who::Caller => !self.call.caller.trim().is_empty(),
                         Who::Callee => !self.call.callee.trim().is_empty(),
                         Who::NetworkNumber => true,
-                    },
-            ),
-            NumberField::Parsed => Val::Bool(parsed.is_some()),
-            NumberField::Valid => Val::Bool(parsed.is_some_and(|c| c.valid)),
-            NumberField::InvalidReason => match info {
-                Some(Err(r)) => Val::Sym(invalid_index(*r)),
-                _ => Val::None,
-            },
+                    }
+            }
+            NumberField::Parsed => self.number(who).is_some(),
+            NumberField::Valid => self.is_valid(who),
+            NumberField::IsHome => self.is_home(who),
+            _ => return None,
+        })
+    }
+
+    /// `*.valid`: parsed, and allocated.
+    #[inline]
+    pub fn is_valid(&self, who: Who) -> bool {
+        self.number(who).is_some_and(|c| c.valid)
+    }
+
+    /// `*.is_home`: parsed, in the home region.
+    #[inline]
+    pub fn is_home(&self, who: Who) -> bool {
+        self.number(who)
+            .is_some_and(|c| c.region == Some(self.policy.dial.region()))
+    }
+
+    /// `*.type` as an index into [`NUMBER_TYPE`]; `None` when not parsed.
+    #[inline]
+    pub fn number_type(&self, who: Who) -> Option<u8> {
+        self.number(who).map(|c| type_index(c.number_type))
+    }
+
+    /// `*.invalid_reason` as an index into [`INVALID_REASON`]; `None` when parsed or absent.
+    #[inline]
+    pub fn invalid_reason(&self, who: Who) -> Option<u8> {
+        match self.info(who) {
+            Some(Err(r)) => Some(invalid_index(*r)),
+            _ => None,
+        }
+    }
+
+    /// `attestation` as an index into [`ATTESTATION`]; `None` when the call carried none.
+    #[inline]
+    pub fn attestation(&self) -> Option<u8> {
+        self.call.attestation.map(|a| match a {
+            Attestation::A => 0,
+            Attestation::B => 1,
+            Attestation::C => 2,
+        })
+    }
+
+    /// A [`Family::Sym`] feature's word index; `None` when unknown (or not such a feature).
+    #[inline]
+    pub fn sym(&self, f: Feature) -> Option<u8> {
+        match f {
+            Feature::Ingress => Some(match self.call.ingress {
+                Ingress::International => 0,
+                Ingress::National => 1,
+                Ingress::Onnet => 2,
+            }),
+            Feature::Attestation => self.attestation(),
+            Feature::Weekday => Some(self.local_time().1),
+            Feature::Number(who, NumberField::InvalidReason) => self.invalid_reason(who),
+            Feature::Number(who, NumberField::Type) => self.number_type(who),
+            _ => None,
+        }
+    }
+
+    /// A [`Family::Num`] feature's value; `None` when unknown (or not a numeric feature).
+    #[inline]
+    pub fn num(&self, f: Feature) -> Option<f64> {
+        match f {
+            Feature::Duration => self.call.duration,
+            Feature::Hour => Some(f64::from(self.local_time().0)),
+            Feature::Number(who, NumberField::CountryCode) => {
+                self.number(who).map(|c| f64::from(c.number.country_code()))
+            }
+            Feature::Velocity(kind, counter) => self.counter(kind_index(kind), counter),
+            _ => None,
+        }
+    }
+
+    /// A velocity counter of the key kind at `kind` (see [`kind_index`]); `None` without a
+    /// key, or for `short_share` while no duration is known.
+    #[inline]
+    pub fn counter(&self, kind: usize, counter: Counter) -> Option<f64> {
+        self.velocity
+            .get(kind)?
+            .as_ref()
+            .and_then(|c| counter_value(c, counter))
+    }
+
+    /// The looked-up number, or why it did not parse; `None` for an absent network number.
+    #[inline]
+    fn info(&self, who: Who) -> Option<&'a NumberInfo> {
+        match who {
+            Who::Caller => Some(self.caller),
+            Who::Callee => Some(self.callee),
+            Who::NetworkNumber => self.network_number,
+        }
+    }
+
+    fn number_value(&self, who: Who, field: NumberField) -> Val<'a> {
+        let parsed = self.number(who);
+        match field {
+            NumberField::Present
+            | NumberField::Parsed
+            | NumberField::Valid
+            | NumberField::IsHome => self.number_flag(who, field).map_or(Val::None, Val::Bool),
+            NumberField::InvalidReason | NumberField::Type => self
+                .sym(Feature::Number(who, field))
+                .map_or(Val::None, Val::Sym),
+            NumberField::CountryCode => self
+                .num(Feature::Number(who, field))
+                .map_or(Val::None, Val::Num),
             NumberField::Region => parsed.and_then(|c| c.region).map_or(Val::None, Val::Region),
-            NumberField::IsHome => {
-                Val::Bool(parsed.is_some_and(|c| c.region == Some(self.policy.dial.region())))
-            }
-            NumberField::Type => parsed.map_or(Val::None, |c| Val::Sym(type_index(c.number_type))),
-            NumberField::CountryCode => {
-                parsed.map_or(Val::None, |c| Val::Num(f64::from(c.number.country_code())))
-            }
             NumberField::Carrier => parsed
                 .and_then(|c| self.policy.names(c).0)
                 .map_or(Val::None, Val::Text),
@@ -608,7 +735,7 @@ impl<'a> Facts<'a> {
     }
 }
 
-fn counter_value(c: &Counters, counter: Counter) -> Val<'static> {
+fn counter_value(c: &Counters, counter: Counter) -> Option<f64> {
     let n = match counter {
         Counter::Calls1s => c.calls_1s,
         Counter::Calls1m => c.calls_1m,
@@ -620,13 +747,13 @@ fn counter_value(c: &Counters, counter: Counter) -> Val<'static> {
         Counter::RepeatCallee => c.repeat_callee,
         Counter::ShortShare => {
             return if c.known_durations == 0 {
-                Val::None
+                None
             } else {
-                Val::Num(f64::from(c.short_calls) / f64::from(c.known_durations))
+                Some(f64::from(c.short_calls) / f64::from(c.known_durations))
             }
         }
     };
-    Val::Num(f64::from(n))
+    Some(f64::from(n))
 }
 
 /// Hour (0-23) and weekday (0 = Monday) of Unix time `ts` at `utc_offset` seconds east.
@@ -653,10 +780,20 @@ fn invalid_index(r: Invalid) -> u8 {
 
 fn type_index(t: NumberType) -> u8 {
     // NUMBER_TYPE lists the names of NumberType::ALL in the same order (tested).
-    NumberType::ALL
-        .iter()
-        .position(|&x| x == t)
-        .map_or(NUMBER_TYPE.len() as u8 - 1, |i| i as u8)
+    match t {
+        NumberType::FixedLine => 0,
+        NumberType::Mobile => 1,
+        NumberType::FixedLineOrMobile => 2,
+        NumberType::TollFree => 3,
+        NumberType::PremiumRate => 4,
+        NumberType::SharedCost => 5,
+        NumberType::Voip => 6,
+        NumberType::PersonalNumber => 7,
+        NumberType::Pager => 8,
+        NumberType::Uan => 9,
+        NumberType::Voicemail => 10,
+        NumberType::Unknown => 11,
+    }
 }
 
 #[cfg(test)]
@@ -682,6 +819,23 @@ mod tests {
         assert!(lookup("caller").is_none() && lookup("sender.region").is_none());
         for t in NumberType::ALL {
             assert_eq!(NUMBER_TYPE[usize::from(type_index(t))], t.as_str());
+        }
+    }
+
+    #[test]
+    fn families_follow_the_catalogue_types() {
+        for name in all_names() {
+            let (f, ty) = match lookup(&name) {
+                Some((f, def)) => (f, def.ty),
+                None => (lookup_velocity(&name).map(|v| v.0).unwrap(), Ty::Num),
+            };
+            let family = match ty {
+                Ty::Bool => Family::Bool,
+                Ty::Sym(_) => Family::Sym,
+                Ty::Num => Family::Num,
+                _ => Family::Other,
+            };
+            assert_eq!(f.family(), family, "{name}");
         }
     }
 

@@ -596,6 +596,7 @@ pub(super) fn parse(
         mode,
         flag_threshold,
         block_threshold,
+        ranking: super::rank::Ranking::new(&rules),
         rules,
         lists,
         prefix_lists,

@@ -23,6 +23,7 @@ pub mod expr;
 pub mod features;
 mod load;
 pub mod program;
+mod rank;
 mod suggest;
 
 pub use compile::Scope;
@@ -104,6 +105,7 @@ pub struct Policy {
     pub(crate) flag_threshold: f64,
     pub(crate) block_threshold: f64,
     pub(crate) rules: Vec<Rule>,
+    pub(crate) ranking: rank::Ranking,
     pub(crate) lists: Vec<ListDecl>,
     pub(crate) prefix_lists: Vec<PrefixListDecl>,
     pub(crate) velocity: Option<VelocityConfig>,
@@ -341,36 +343,24 @@ impl Policy {
     }
 
     /// Evaluates the rules for one call whose numbers are already looked up.
+    ///
+    /// The rules (and the emergency safeguard) are visited in reason order (see [`rank`]), so
+    /// the reasons come out sorted, and the score and both decisions are tallied on the way,
+    /// in that order.
     pub fn evaluate(&self, facts: &Facts<'_>, lists: &[Arc<NumberList>]) -> Decision {
-        let mut reasons: Vec<Reason> = Vec::new();
-        for (i, rule) in self.rules.iter().enumerate() {
-            if rule.program.eval(facts, lists) {
-                reasons.push(Reason {
-                    id: ReasonId::Rule(i as u16),
-                    weight: rule.score,
-                    effect: rule.action,
-                    observe: rule.observe || self.mode == Mode::Observe,
-                });
+        let mode = usize::from(self.mode == Mode::Observe);
+        let mut pass = Pass::default();
+        let nodes = &self.ranking.nodes;
+        for r in &self.ranking.rules {
+            if program::run(nodes, r.start, facts, lists) {
+                pass.add(r, r.observe[mode]);
             }
         }
-        if facts.emergency {
-            reasons.push(Reason {
-                id: ReasonId::Builtin(EMERGENCY_REASON),
-                weight: 0.0,
-                effect: None,
-                observe: false,
-            });
-        }
-        reasons.sort_by(|a, b| {
-            effect_rank(a.effect)
-                .cmp(&effect_rank(b.effect))
-                .then(b.weight.total_cmp(&a.weight))
-        });
-        let score = combine(reasons.iter());
-        let would_action = self.decide(reasons.iter(), facts.emergency);
+        let score = pass.all.score();
+        let would_action = self.decide(&pass.all, facts.emergency);
         // Without observed reasons both decisions are the same one.
-        let action = if reasons.iter().any(|r| r.observe) {
-            self.decide(reasons.iter().filter(|r| !r.observe), facts.emergency)
+        let action = if pass.observed {
+            self.decide(&pass.acting, facts.emergency)
         } else {
             would_action
         };
@@ -378,21 +368,17 @@ impl Policy {
             action,
             would_action,
             score,
-            reasons,
+            reasons: pass.reasons,
         }
     }
 
-    fn decide<'r>(
-        &self,
-        reasons: impl Iterator<Item = &'r Reason> + Clone,
-        emergency: bool,
-    ) -> Action {
-        let mut action = if reasons.clone().any(|r| r.effect == Some(Action::Block)) {
+    fn decide(&self, tally: &Tally, emergency: bool) -> Action {
+        let mut action = if tally.block {
             Action::Block
-        } else if reasons.clone().any(|r| r.effect == Some(Action::Allow)) {
+        } else if tally.allow {
             Action::Allow
         } else {
-            let score = combine(reasons.clone());
+            let score = tally.score();
             let by_score = if score >= self.block_threshold {
                 Action::Block
             } else if score >= self.flag_threshold {
@@ -400,7 +386,7 @@ impl Policy {
             } else {
                 Action::Allow
             };
-            if reasons.clone().any(|r| r.effect == Some(Action::Flag)) {
+            if tally.flag {
                 by_score.max(Action::Flag)
             } else {
                 by_score
@@ -418,16 +404,72 @@ impl Policy {
     }
 }
 
-/// Block first, then allow, then flag, then score-only rules.
-fn effect_rank(effect: Option<Action>) -> u8 {
-    match effect {
-        Some(Action::Block) => 0,
-        Some(Action::Allow) => 1,
-        Some(Action::Flag) => 2,
-        None => 3,
+/// The reasons of one evaluation so far, and what the decisions need of them.
+#[derive(Default)]
+struct Pass {
+    reasons: Vec<Reason>,
+    /// Every reason (`would_action`, the score).
+    all: Tally,
+    /// The reasons that act (`action`).
+    acting: Tally,
+    /// Some reason only reports.
+    observed: bool,
+}
+
+impl Pass {
+    /// Adds the reason of a matching rule.
+    #[inline]
+    fn add(&mut self, r: &rank::Ranked, observe: bool) {
+        self.all.add(r.keep, r.effect);
+        if observe {
+            self.observed = true;
+        } else {
+            self.acting.add(r.keep, r.effect);
+        }
+        self.reasons.push(Reason {
+            id: r.id,
+            weight: r.weight,
+            effect: r.effect,
+            observe,
+        });
     }
 }
 
-fn combine<'r>(reasons: impl Iterator<Item = &'r Reason>) -> f64 {
-    1.0 - reasons.fold(1.0, |keep, r| keep * (1.0 - r.weight.clamp(0.0, 1.0)))
+/// What a decision needs of a set of reasons, added in reason order.
+struct Tally {
+    /// `Π(1 - score)` so far.
+    keep: f64,
+    block: bool,
+    allow: bool,
+    flag: bool,
+}
+
+impl Default for Tally {
+    fn default() -> Tally {
+        Tally {
+            keep: 1.0,
+            block: false,
+            allow: false,
+            flag: false,
+        }
+    }
+}
+
+impl Tally {
+    #[inline]
+    fn add(&mut self, keep: f64, effect: Option<Action>) {
+        self.keep *= keep;
+        match effect {
+            Some(Action::Block) => self.block = true,
+            Some(Action::Allow) => self.allow = true,
+            Some(Action::Flag) => self.flag = true,
+            None => {}
+        }
+    }
+
+    /// `1 - Π(1 - score)`: independent evidence combined.
+    #[inline]
+    fn score(&self) -> f64 {
+        1.0 - self.keep
+    }
 }
