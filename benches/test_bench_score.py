@@ -75,11 +75,13 @@ def without_velocity_rules() -> fraudcore.Policy:
     return policy
 
 
-def _with_lists(e: fraudcore.Engine, lists) -> fraudcore.Engine:
+def _with_lists(e: fraudcore.Engine, lists, capacity: int = LIST_SIZE) -> fraudcore.Engine:
+    """The benchmark's lists on `e`: exact blocklist, DNO list and allowlist, a bloom-only
+    partner list at 1e-4 sized for `capacity` numbers."""
     e.set_list(NumberList.from_numbers(lists["blocklist"], name="blocklist"))
     e.set_list(NumberList.from_numbers(lists["dno"], name="dno", kind="dno"))
     partner = NumberList.from_numbers(lists["partner"], name="p").to_filter(
-        capacity=LIST_SIZE, fpr=1e-4, name="partner", kind="partner"
+        capacity=capacity, fpr=1e-4, name="partner", kind="partner"
     )
     e.set_list(partner)
     e.set_list(NumberList.from_numbers(lists["allowlist"], name="allowlist", kind="allow"))
