@@ -118,16 +118,6 @@ fn decimal(s: &str) -> Option<f64> {
     Some(if negative { -x } else { x })
 }
 
-/// Reads `ingress`: the lower-case names directly, anything else as [`Ingress::parse`] does.
-fn ingress(s: &str) -> Option<Ingress> {
-    match s {
-        "international" => Some(Ingress::International),
-        "national" => Some(Ingress::National),
-        "onnet" => Some(Ingress::Onnet),
-        _ => Ingress::parse(s),
-    }
-}
-
 /// A malformed row.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Malformed {
@@ -751,7 +741,7 @@ fn call_with_seconds<'a>(
         timestamp: seconds("timestamp", &f[0], numbers[0], false)?,
         caller: &f[1],
         callee: &f[2],
-        ingress: ingress(&f[3])
+        ingress: Ingress::parse(&f[3])
             .ok_or_else(|| bad("ingress", &f[3], "international, national or onnet"))?,
         roaming: parse_roaming(&f[4])
             .map_err(|_| bad("roaming", &f[4], "true/false/1/0/yes/no or empty"))?,

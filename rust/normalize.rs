@@ -41,21 +41,17 @@ pub enum Ingress {
 impl Ingress {
     /// Parses `"international"`, `"national"` or `"onnet"` (case-insensitive).
     pub fn parse(s: &str) -> Option<Ingress> {
-        match s {
-            "international" => return Some(Ingress::International),
-            "national" => return Some(Ingress::National),
-            "onnet" => return Some(Ingress::Onnet),
-            _ => {}
-        }
-        const NAMES: [(&str, Ingress); 3] = [
-            ("international", Ingress::International),
-            ("national", Ingress::National),
-            ("onnet", Ingress::Onnet),
-        ];
-        NAMES
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(s.trim()))
-            .map(|(_, i)| *i)
+        const ALL: [Ingress; 3] = [Ingress::International, Ingress::National, Ingress::Onnet];
+        // The names as written (what every switch sends) first, then case and spaces aside.
+        ALL.into_iter().find(|i| i.as_str() == s).or_else(|| {
+            ALL.into_iter()
+                .find(|i| i.as_str().eq_ignore_ascii_case(s.trim()))
+        })
+    }
+
+    /// 0, 1, 2 for international, national, onnet: the order of the policy's words.
+    pub fn index(self) -> u8 {
+        self as u8
     }
 
     /// The lower-case name.

@@ -5,7 +5,7 @@
 //! (the README's policy reference lists the same table, and a test keeps them in step).
 
 use super::Policy;
-use crate::call::{Attestation, Call, Ingress};
+use crate::call::{Attestation, Call};
 use crate::normalize::Invalid;
 use crate::number::Number;
 use crate::numplan::Classification;
@@ -654,11 +654,7 @@ impl<'a> Facts<'a> {
     #[inline]
     pub fn sym(&self, f: Feature) -> Option<u8> {
         match f {
-            Feature::Ingress => Some(match self.call.ingress {
-                Ingress::International => 0,
-                Ingress::National => 1,
-                Ingress::Onnet => 2,
-            }),
+            Feature::Ingress => Some(self.call.ingress.index()),
             Feature::Attestation => self.attestation(),
             Feature::Weekday => Some(self.local_time().1),
             Feature::Number(who, NumberField::InvalidReason) => self.invalid_reason(who),
@@ -799,6 +795,19 @@ fn type_index(t: NumberType) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::call::Ingress;
+
+    #[test]
+    fn ingress_index_is_the_position_of_its_word() {
+        for i in [Ingress::International, Ingress::National, Ingress::Onnet] {
+            assert_eq!(INGRESS[usize::from(i.index())], i.as_str());
+            assert_eq!(Ingress::parse(i.as_str()), Some(i));
+            assert_eq!(
+                Ingress::parse(&format!(" {} ", i.as_str().to_uppercase())),
+                Some(i)
+            );
+        }
+    }
 
     #[test]
     fn catalogue_names_resolve() {

@@ -3,7 +3,6 @@
 
 use super::expr::CmpOp;
 use super::features::{kind_index, Counter, Facts, Family, Feature, NumberField, Val, Who};
-use crate::call::Ingress;
 use crate::number::Number;
 use crate::numberlist::{ListKind, Membership, NumberList};
 use crate::numtype::Region;
@@ -211,21 +210,8 @@ impl Check {
     fn test(&self, facts: &Facts<'_>, lists: &[Arc<NumberList>]) -> bool {
         match *self {
             Check::Const(b) => b,
-            Check::Ingress(mask) => {
-                let i = match facts.call.ingress {
-                    Ingress::International => 0,
-                    Ingress::National => 1,
-                    Ingress::Onnet => 2,
-                };
-                mask >> i & 1 == 1
-            }
-            Check::Roaming(mask) => {
-                let bit = match facts.call.roaming {
-                    None => 0,
-                    Some(b) => 1 + u8::from(b),
-                };
-                mask >> bit & 1 == 1
-            }
+            Check::Ingress(mask) => mask >> facts.call.ingress.index() & 1 == 1,
+            Check::Roaming(mask) => mask >> flag_bit(facts.call.roaming) & 1 == 1,
             Check::Attestation(mask) => mask >> facts.attestation().unwrap_or(3) & 1 == 1,
             Check::Parsed(who, want) => facts.number(who).is_some() == want,
             Check::Valid(who, want) => facts.is_valid(who) == want,
@@ -236,13 +222,7 @@ impl Check {
                 let b = facts.number_flag(who, field).unwrap_or(false);
                 mask >> (1 + u8::from(b)) & 1 == 1
             }
-            Check::Flag(f, mask) => {
-                let bit = match facts.flag(f) {
-                    None => 0,
-                    Some(b) => 1 + u8::from(b),
-                };
-                mask >> bit & 1 == 1
-            }
+            Check::Flag(f, mask) => mask >> flag_bit(facts.flag(f)) & 1 == 1,
             Check::Sym(f, mask) => mask & sym_mask(facts.sym(f)) != 0,
             Check::Num(f, op, n) => facts.num(f).is_some_and(|v| op.num(v, n)),
             Check::Counter(kind, counter, op, n) => facts
@@ -254,6 +234,12 @@ impl Check {
             Check::Pred(ref p) => test(p, facts, lists),
         }
     }
+}
+
+/// The bit of a boolean (or none) in a [`Check::Flag`] mask: 0 none, 1 false, 2 true.
+#[inline]
+fn flag_bit(b: Option<bool>) -> u8 {
+    b.map_or(0, |b| 1 + u8::from(b))
 }
 
 /// The bit of a word index (or none) in a [`Check::Sym`] mask.

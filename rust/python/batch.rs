@@ -178,14 +178,9 @@ pub(super) fn score_column_specs(
         .try_into()
         .map_err(|_| value_error(py, "columns", "nine column specs expected".into()))?;
     let out = py.detach(|| crate::cdr::score_columns(engine, &cols, rows, threads));
-    let mut scores: Vec<u8> = Vec::with_capacity(out.scores.len() * 8);
-    for s in &out.scores {
-        scores.extend_from_slice(&s.to_le_bytes());
-    }
-    let mut offsets: Vec<u8> = Vec::with_capacity(out.reason_offsets.len() * 8);
-    for o in &out.reason_offsets {
-        offsets.extend_from_slice(&o.to_le_bytes());
-    }
+    // Arrow buffers hold values in the machine's byte order: the vectors' own bytes.
+    let scores = bytemuck::cast_slice::<f64, u8>(&out.scores).to_vec();
+    let offsets = bytemuck::cast_slice::<i64, u8>(&out.reason_offsets).to_vec();
     Ok((
         out.actions,
         scores,
