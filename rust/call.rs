@@ -16,10 +16,18 @@ pub enum Attestation {
 impl Attestation {
     /// Parses `A`, `B` or `C` (case-insensitive).
     pub fn parse(s: &str) -> Option<Attestation> {
-        match s.trim() {
-            "A" | "a" => Some(Attestation::A),
-            "B" | "b" => Some(Attestation::B),
-            "C" | "c" => Some(Attestation::C),
+        // The byte itself, as calls carry it, before the Unicode-aware trim.
+        let letter = match s.as_bytes() {
+            &[b] => b,
+            _ => match s.trim().as_bytes() {
+                &[b] => b,
+                _ => return None,
+            },
+        };
+        match letter.to_ascii_uppercase() {
+            b'A' => Some(Attestation::A),
+            b'B' => Some(Attestation::B),
+            b'C' => Some(Attestation::C),
             _ => None,
         }
     }

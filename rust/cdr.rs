@@ -65,10 +65,11 @@ pub fn parse_roaming(s: &str) -> Result<Option<bool>, BadValue> {
 
 /// Parses `attestation`: `A`, `B`, `C` (any case) or empty.
 pub fn parse_attestation(s: &str) -> Result<Option<Attestation>, BadValue> {
-    if s.trim().is_empty() {
-        return Ok(None);
+    match Attestation::parse(s) {
+        Some(a) => Ok(Some(a)),
+        None if s.trim().is_empty() => Ok(None),
+        None => Err(BadValue),
     }
-    Attestation::parse(s).map(Some).ok_or(BadValue)
 }
 
 /// Parses seconds (`timestamp`, `duration`): a finite decimal, `>= 0` if `non_negative`;
@@ -998,6 +999,18 @@ mod tests {
         assert_eq!(parse_seconds("3.5", true), Ok(Some(3.5)));
         assert!(parse_seconds("-1", true).is_err() && parse_seconds("nan", false).is_err());
         assert_eq!(parse_attestation("b"), Ok(Some(Attestation::B)));
+        for (s, want) in [
+            ("A", Ok(Some(Attestation::A))),
+            (" c\t", Ok(Some(Attestation::C))),
+            ("", Ok(None)),
+            (" ", Ok(None)),
+            ("\u{3000}", Ok(None)),
+            ("D", Err(BadValue)),
+            ("AB", Err(BadValue)),
+            ("\u{FF21}", Err(BadValue)),
+        ] {
+            assert_eq!(parse_attestation(s), want, "{s:?}");
+        }
         assert_eq!(format_score(0.955), "0.955");
         for t in [
             "0",
