@@ -5,8 +5,10 @@
 //! numbers added or removed since. A definite answer never rests on the bloom filter: it comes
 //! from the exact set or the delta; a bloom-only hit is [`Membership::Probable`].
 //!
-//! Lookups read the base through an `ArcSwap` and the delta under a read lock taken only while
-//! the delta is non-empty. [`NumberList::compact`] folds the delta into a new base and swaps
+//! Lookups read the delta under a read lock taken only while the delta is non-empty, and the
+//! base through a small per-thread cache of `Arc<Base>` checked against the list's current base
+//! id (one plain atomic load, no shared write; see [`BASE_CACHE_LEN`]), falling back to the
+//! `ArcSwap` that holds the base when the id is not cached. [`NumberList::compact`] folds the delta into a new base and swaps
 //! it in; the delta is bounded by [`MAX_DELTA`] entries, past which an update compacts first.
 
 use crate::bloom::{BlockedBloom, BloomParams, HASH_VERSION, MIN_FPR};
@@ -15,10 +17,11 @@ use crate::persist::{self, FileWriter};
 use crate::words::{map_file, Words};
 use crate::{Error, Result};
 use arc_swap::ArcSwap;
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
 /// Most numbers the delta holds before an update compacts the list.
 pub const MAX_DELTA: usize = 1 << 20;
@@ -27,6 +30,47 @@ const LIST_MAGIC: &[u8; 8] = b"FCLIST\0\0";
 const LIST_VERSION: u32 = 2;
 /// Fixed words at the start of a list file's payload.
 const META_WORDS: usize = 10;
+
+/// Bases each thread keeps for lookups: the current base of every list it looked up lately.
+///
+/// Memory bound: a thread holds at most this many bases alive beyond the lists' own. A base a
+/// compaction replaced, or whose list was dropped, stays alive in a thread's cache until that
+/// thread next misses its cache (a new base of the same list is cached over it; dropped lists'
+/// entries are swept on every miss), until 16 newer bases push it out, or until the thread
+/// exits. Lookups of more than 16 lists in turn on one thread still answer correctly, through
+/// the `ArcSwap`, only slower.
+pub const BASE_CACHE_LEN: usize = 16;
+
+/// Source of base ids. Never reused (2⁶⁴ of them), so a cached base whose id equals a list's
+/// current base id *is* that base: no address reuse can alias it.
+static NEXT_BASE_ID: AtomicU64 = AtomicU64::new(1);
+
+/// One cached base: its id, the base, and a weak handle telling whether its list still lives.
+struct CachedBase {
+    id: u64,
+    base: Arc<Base>,
+    list: Weak<()>,
+}
+
+thread_local! {
+    /// This thread's cached bases, most recently added last.
+    static BASES: RefCell<Vec<CachedBase>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Caches `base` of the list whose liveness token is `list`: drops the list's older base and
+/// the bases of dropped lists, then the oldest entry if the cache is full.
+fn cache_base(cache: &mut Vec<CachedBase>, base: Arc<Base>, list: &Arc<()>) {
+    cache
+        .retain(|e| e.list.strong_count() > 0 && !std::ptr::eq(e.list.as_ptr(), Arc::as_ptr(list)));
+    if cache.len() >= BASE_CACHE_LEN {
+        cache.remove(0);
+    }
+    cache.push(CachedBase {
+        id: base.id,
+        base,
+        list: Arc::downgrade(list),
+    });
+}
 
 /// What a list means to scoring.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -96,6 +140,8 @@ pub enum Membership {
 /// The immutable compact part of a list.
 #[derive(Debug)]
 struct Base {
+    /// Unique for the life of the process (see [`NEXT_BASE_ID`]).
+    id: u64,
     bloom: BlockedBloom<Words>,
     exact: Option<ExactSet<Words>>,
     items: u64,
@@ -103,6 +149,21 @@ struct Base {
 }
 
 impl Base {
+    fn new(
+        bloom: BlockedBloom<Words>,
+        exact: Option<ExactSet<Words>>,
+        items: u64,
+        fpr: f64,
+    ) -> Base {
+        Base {
+            id: NEXT_BASE_ID.fetch_add(1, Ordering::Relaxed),
+            bloom,
+            exact,
+            items,
+            fpr,
+        }
+    }
+
     fn build(keys: Vec<u64>, fpr: f64, seed: u64) -> Result<Base> {
         let exact = ExactSet::from_unsorted(keys);
         let params = BloomParams::for_capacity(exact.len() as u64, fpr, seed)?;
@@ -113,12 +174,7 @@ impl Base {
         let items = exact.len() as u64;
         let exact = exact.map_words(Words::Owned);
         let bloom = bloom.map_words(Words::Owned);
-        Ok(Base {
-            bloom,
-            exact: Some(exact),
-            items,
-            fpr,
-        })
+        Ok(Base::new(bloom, Some(exact), items, fpr))
     }
 
     fn contains(&self, key: u64) -> Membership {
@@ -147,6 +203,10 @@ pub struct NumberList {
     reason: Arc<str>,
     network_reason: Arc<str>,
     base: ArcSwap<Base>,
+    /// Id of the base in `base`, stored after it: what lookups match their cache against.
+    base_id: AtomicU64,
+    /// Lives as long as the list: caches hold it weakly, to drop bases of dropped lists.
+    token: Arc<()>,
     /// The base holds no number: lookups in an empty list skip it entirely.
     base_empty: AtomicBool,
     delta: RwLock<Delta>,
@@ -170,6 +230,8 @@ impl NumberList {
             network_reason: format!("{reason}:network_number").into(),
             reason: reason.into(),
             base_empty: AtomicBool::new(base.items == 0),
+            base_id: AtomicU64::new(base.id),
+            token: Arc::new(()),
             base: ArcSwap::from_pointee(base),
             delta: RwLock::new(Delta::default()),
             delta_len: AtomicUsize::new(0),
@@ -266,7 +328,41 @@ impl NumberList {
                 return Membership::Present;
             }
         }
-        self.base.load().contains(key)
+        self.base_contains(key)
+    }
+
+    /// Looks `key` up in the current base, through this thread's cache: no atomic
+    /// read-modify-write and no write to memory other threads read.
+    #[inline]
+    fn base_contains(&self, key: u64) -> Membership {
+        // Acquire pairs with the release in `compact`: the id read is of a base already stored.
+        let id = self.base_id.load(Ordering::Acquire);
+        let hit = BASES.try_with(|cell| {
+            let cache = cell.try_borrow().ok()?;
+            let entry = cache.iter().find(|e| e.id == id)?;
+            Some(entry.base.contains(key))
+        });
+        match hit {
+            Ok(Some(m)) => m,
+            _ => self.base_contains_uncached(key),
+        }
+    }
+
+    /// The lookup through the `ArcSwap`, caching the base for this thread's next lookups
+    /// (unless the cache is gone, at thread exit, or borrowed).
+    #[cold]
+    #[inline(never)]
+    fn base_contains_uncached(&self, key: u64) -> Membership {
+        // At least as new as the id the caller read: `compact` stores the base before its id.
+        let base = self.base.load_full();
+        let m = base.contains(key);
+        // Ignored when the thread's cache is gone or busy: the lookup is answered anyway.
+        let _ = BASES.try_with(|cell| {
+            if let Ok(mut cache) = cell.try_borrow_mut() {
+                cache_base(&mut cache, base, &self.token);
+            }
+        });
+        m
     }
 
     /// Adds a number. Returns whether the list changed.
@@ -330,13 +426,13 @@ impl NumberList {
                 for &k in &added {
                     bloom.insert(k);
                 }
-                Base {
-                    bloom: bloom.map_words(Words::Owned),
-                    exact: None,
+                Base::new(
+                    bloom.map_words(Words::Owned),
+                    None,
                     // A bloom-only file's count is unchecked (nothing to count it against).
-                    items: base.items.saturating_add(added.len() as u64),
-                    fpr: base.fpr,
-                }
+                    base.items.saturating_add(added.len() as u64),
+                    base.fpr,
+                )
             }
         };
         let exact = new_base.exact.is_some();
@@ -344,7 +440,10 @@ impl NumberList {
         // Set before the delta length drops to zero below, so a lookup that reads a zero delta
         // length (acquire) also reads this flag of the new base.
         let empty = new_base.items == 0;
+        let id = new_base.id;
         self.base.store(Arc::new(new_base));
+        // After the store: a lookup that reads this id finds the new base in the `ArcSwap`.
+        self.base_id.store(id, Ordering::Release);
         self.base_empty.store(empty, Ordering::Release);
         // Reconcile with updates made while the new base was built: the new base holds the
         // snapshot's view, so a key changed since must be restated against it.
@@ -398,12 +497,7 @@ impl NumberList {
         for &k in &keys {
             bloom.insert(k);
         }
-        let base = Base {
-            bloom: bloom.map_words(Words::Owned),
-            exact: None,
-            items: keys.len() as u64,
-            fpr,
-        };
+        let base = Base::new(bloom.map_words(Words::Owned), None, keys.len() as u64, fpr);
         NumberList::from_base(name, kind, base)
     }
 
@@ -419,12 +513,12 @@ impl NumberList {
         let (a, b) = (self.base.load(), other.base.load());
         let mut bloom = a.bloom.to_owned();
         bloom.union_with(&b.bloom)?;
-        let base = Base {
-            bloom: bloom.map_words(Words::Owned),
-            exact: None,
-            items: a.items.saturating_add(b.items),
-            fpr: a.fpr.max(b.fpr),
-        };
+        let base = Base::new(
+            bloom.map_words(Words::Owned),
+            None,
+            a.items.saturating_add(b.items),
+            a.fpr.max(b.fpr),
+        );
         NumberList::from_base(name, self.kind, base)
     }
 
@@ -607,16 +701,7 @@ impl NumberList {
         if exact.as_ref().is_some_and(|e| e.len() as u64 != items) {
             return Err(bad(6, "item count disagrees with the exact set"));
         }
-        Ok((
-            name,
-            kind,
-            Base {
-                bloom,
-                exact,
-                items,
-                fpr,
-            },
-        ))
+        Ok((name, kind, Base::new(bloom, exact, items, fpr)))
     }
 
     /// A bloom-only list from a filter alone (e.g. a partner's, read from another format);
@@ -635,16 +720,7 @@ impl NumberList {
             ));
         }
         let bloom = bloom.map_words(Words::Owned);
-        NumberList::from_base(
-            name,
-            kind,
-            Base {
-                bloom,
-                exact: None,
-                items,
-                fpr,
-            },
-        )
+        NumberList::from_base(name, kind, Base::new(bloom, None, items, fpr))
     }
 }
 
@@ -949,6 +1025,112 @@ mod tests {
             }
         }
         assert_eq!(list.len(), 1000 - 900 + 6000);
+    }
+
+    fn cached_ids() -> Vec<u64> {
+        BASES.with(|c| c.borrow().iter().map(|e| e.id).collect())
+    }
+
+    /// A lookup's cached base must never outlive its list's compaction: the next lookup on the
+    /// same thread sees the new base, and the old one is freed.
+    #[test]
+    fn a_compacted_base_is_never_answered_from_the_cache() {
+        let list = NumberList::build("s", ListKind::Block, (0..100).collect(), 1e-3, 0).unwrap();
+        assert_eq!(list.contains(500), Membership::Absent);
+        let old = Arc::downgrade(&list.base.load_full());
+        assert!(cached_ids().contains(&old.upgrade().unwrap().id));
+        list.add(500).unwrap();
+        list.remove(5).unwrap();
+        list.compact().unwrap();
+        assert_eq!(list.delta_len(), 0);
+        assert_eq!(
+            (list.contains(500), list.contains(5)),
+            (Membership::Present, Membership::Absent)
+        );
+        assert_eq!(old.strong_count(), 0, "the old base is still cached");
+    }
+
+    #[test]
+    fn the_cache_is_bounded_and_forgets_dropped_lists() {
+        let lists: Vec<NumberList> = (0..3 * BASE_CACHE_LEN as u64)
+            .map(|i| NumberList::build("b", ListKind::Block, vec![i], 1e-3, 0).unwrap())
+            .collect();
+        for (i, l) in lists.iter().enumerate() {
+            assert_eq!(l.contains(i as u64), Membership::Present);
+            assert!(cached_ids().len() <= BASE_CACHE_LEN);
+        }
+        // More lists than entries, in turn: every lookup still answers.
+        for (i, l) in lists.iter().enumerate().rev() {
+            assert_eq!(l.contains(i as u64), Membership::Present);
+            assert_eq!(l.contains(i as u64 + 1), Membership::Absent);
+        }
+        let last = lists.last().unwrap().base.load_full();
+        let dropped = Arc::downgrade(&last);
+        drop((last, lists));
+        let other = NumberList::build("o", ListKind::Block, vec![1], 1e-3, 0).unwrap();
+        other.contains(1);
+        assert_eq!(
+            dropped.strong_count(),
+            0,
+            "a dropped list's base is still cached"
+        );
+        assert_eq!(cached_ids(), vec![other.base.load().id]);
+    }
+
+    /// The key the race test's writer adds in `round` and never removes.
+    fn kept(round: u64) -> u64 {
+        78_000_000_000 + round * 1000 + 150
+    }
+
+    /// Threads looking up while another adds, removes, compacts and swaps in new lists: every
+    /// answer must agree with what the list certainly holds at that moment, including numbers
+    /// compacted into a base the reader's cache has not seen.
+    #[test]
+    fn lookups_race_updates_compactions_and_new_lists() {
+        let stable: Vec<u64> = (0..2000).map(|i| 77_000_000_000 + 3 * i).collect();
+        let build = || NumberList::build("x", ListKind::Block, stable.clone(), 1e-3, 0).unwrap();
+        // The list, the first round it took updates in, and the rounds compacted into it.
+        let slot = Arc::new(RwLock::new((Arc::new(build()), 0u64, 0u64)));
+        let stop = Arc::new(AtomicBool::new(false));
+        let readers: Vec<_> = (0..3u64)
+            .map(|t| {
+                let (slot, stop, stable) = (Arc::clone(&slot), Arc::clone(&stop), stable.clone());
+                std::thread::spawn(move || {
+                    let mut n = 0u64;
+                    while !stop.load(Ordering::Relaxed) || n < 10_000 {
+                        let (list, first, done) = slot.read().unwrap().clone();
+                        for i in 0..50 {
+                            let j = (n * 50 + i + t) as usize % stable.len();
+                            assert_eq!(list.contains(stable[j]), Membership::Present);
+                            // Between the stable numbers: never added.
+                            assert_eq!(list.contains(stable[j] + 2), Membership::Absent);
+                        }
+                        for round in first.max(done.saturating_sub(2))..done {
+                            assert_eq!(list.contains(kept(round)), Membership::Present);
+                        }
+                        n += 1;
+                    }
+                    assert!(cached_ids().len() <= BASE_CACHE_LEN);
+                })
+            })
+            .collect();
+        for round in 0..40u64 {
+            let list = Arc::clone(&slot.read().unwrap().0);
+            for i in 0..200 {
+                list.add(kept(round) - 150 + i).unwrap();
+                list.remove(kept(round) - 150 + i / 2).unwrap();
+            }
+            list.compact().unwrap();
+            slot.write().unwrap().2 = round + 1;
+            if round % 10 == 9 {
+                *slot.write().unwrap() = (Arc::new(build()), round + 1, round + 1);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        stop.store(true, Ordering::Relaxed);
+        for r in readers {
+            r.join().unwrap();
+        }
     }
 
     proptest! {
