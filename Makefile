@@ -24,6 +24,7 @@ test-rust: ## cargo tests, doc tests, and each criterion bench once
 	cargo bench --bench core -- --test
 	cargo bench --bench velocity -- --test
 	cargo bench --bench batch -- --test
+	cargo bench --bench lists -- --test
 
 test-python: ## pytest: tests and benches (each benchmark runs once)
 	$(PYTHON) -m pytest
@@ -41,6 +42,7 @@ bench: ## Time the benchmarks (Python and Rust) and print the README table
 	cargo bench --bench velocity
 	FRAUDCORE_PLAN=$$($(PYTHON) -c 'import fraudcore._plan as p; print(p.cache_path())') \
 		cargo bench --bench batch
+	cargo bench --bench lists
 	$(PYTHON) benches/table.py target/bench.json
 
 lint: ## rustfmt, clippy (warnings are errors), ruff
