@@ -148,33 +148,32 @@ impl Digits {
     }
 }
 
-/// A national significant number and, once the country's DFA has run over it, that run
+/// A national significant number (borrowed from the scanned digits, or from a buffer a
+/// national-prefix transform wrote) and, once the country's DFA has run over it, that run
 /// (kept so that the same digits are never run twice in one lookup).
 #[derive(Clone, Copy)]
-struct Nsn {
-    digits: Digits,
+struct Nsn<'d> {
+    digits: &'d [u8],
     run: Option<Run>,
 }
 
-impl Nsn {
-    /// Holds `d`; an NSN too long for the buffer is held empty, as stripping always did.
-    fn new(d: &[u8]) -> Nsn {
-        Nsn::of(Digits::from(d).unwrap_or_else(Digits::new))
-    }
-    fn of(digits: Digits) -> Nsn {
+/// Buffers for NSNs a national-prefix transform rewrites: one per stripping step a lookup
+/// may take (the home territory's, then the main territory's).
+type Scratch = [Option<Digits>; 2];
+
+impl<'d> Nsn<'d> {
+    fn new(digits: &'d [u8]) -> Nsn<'d> {
         Nsn { digits, run: None }
     }
-    fn as_slice(&self) -> &[u8] {
-        self.digits.as_slice()
+    fn as_slice(&self) -> &'d [u8] {
+        self.digits
     }
     fn len(&self) -> usize {
-        self.digits.len
+        self.digits.len()
     }
     /// The run of `country`'s DFA over the digits, done at most once.
     fn run(&mut self, country: &Country) -> Run {
-        *self
-            .run
-            .get_or_insert_with(|| country.run(self.digits.as_slice()))
+        *self.run.get_or_insert_with(|| country.run(self.digits))
     }
     /// Territories of `country` whose general pattern matches (bit `i` for territory `i`).
     #[inline]
@@ -182,9 +181,9 @@ impl Nsn {
         country.general_matches(self.run(country))
     }
     /// Whether the general pattern of some territory in `territories` (bit `i` for territory
-    /// `i`) matches; no DFA pass when the first digit already rules them all out.
+    /// `i`) matches; no DFA pass when the first digit and length already rule them all out.
     fn matches_any_general(&mut self, country: &Country, territories: u64) -> bool {
-        if self.run.is_none() && country.general_possible(self.as_slice()) & territories == 0 {
+        if self.run.is_none() && country.general_possible(self.digits) & territories == 0 {
             return false;
         }
         self.general(country) & territories != 0
@@ -197,13 +196,13 @@ impl Nsn {
 
 /// A normalised number with what normalising learnt on the way: its country, its national
 /// significant number and (when one was needed) the country DFA's run over it.
-struct Normalized<'p> {
+struct Normalized<'p, 'd> {
     number: Number,
     /// The number's country code, and its digits.
     cc: u16,
     cc_text: CcText,
     country: &'p Country,
-    nsn: Nsn,
+    nsn: Nsn<'d>,
 }
 
 /// A country code's digits (one to three).
@@ -335,7 +334,9 @@ pub fn normalize(
     raw: &str,
     ingress: Ingress,
 ) -> Result<Number, Invalid> {
-    normalized(plan, dial, raw, ingress).map(|n| n.number)
+    let (plus, digits) = scan(raw)?;
+    let mut scratch = [None, None];
+    normalized(plan, dial, plus, digits.as_slice(), ingress, &mut scratch).map(|n| n.number)
 }
 
 /// [`normalize`], then [`NumberingPlan::classify`] of the number and [`Overlay::apply`], in
@@ -349,13 +350,15 @@ pub fn normalize_classify(
     ingress: Ingress,
     overlay: &Overlay,
 ) -> Result<Classification, Invalid> {
+    let (plus, digits) = scan(raw)?;
+    let mut scratch = [None, None];
     let Normalized {
         number,
         cc,
         cc_text,
         country,
         mut nsn,
-    } = normalized(plan, dial, raw, ingress)?;
+    } = normalized(plan, dial, plus, digits.as_slice(), ingress, &mut scratch)?;
     let mut c = if country.code == cc {
         let run = nsn.run(country);
         country.classify(number, nsn.len(), run)
@@ -384,31 +387,32 @@ fn e164_digits<'b>(cc: CcText, nsn: &[u8], buf: &'b mut [u8; MAX_DIGITS]) -> &'b
     out
 }
 
+/// Reads the scanned digits `d` (after a `+` when `plus`) by ingress.
 #[inline]
-fn normalized<'p>(
+fn normalized<'p, 'd>(
     plan: &'p NumberingPlan,
     dial: &DialPlan,
-    raw: &str,
+    plus: bool,
+    d: &'d [u8],
     ingress: Ingress,
-) -> Result<Normalized<'p>, Invalid> {
-    let (plus, digits) = scan(raw)?;
-    let d = digits.as_slice();
-    if plus {
-        return international(plan, d);
-    }
-    match ingress {
+    scratch: &'d mut Scratch,
+) -> Result<Normalized<'p, 'd>, Invalid> {
+    let country_code_first = match ingress {
+        _ if plus => d,
         Ingress::International => match d.first() {
             Some(b'0') => match dial
                 .idd_len(d)
                 .or_else(|| d.starts_with(b"00").then_some(2))
             {
-                Some(n) => international(plan, &d[n..]),
-                None => Err(Invalid::UnknownCountryCode),
+                Some(n) => &d[n..],
+                None => return Err(Invalid::UnknownCountryCode),
             },
-            _ => international(plan, d),
+            _ => d,
         },
-        Ingress::National | Ingress::Onnet => national(plan, dial, d),
-    }
+        Ingress::National | Ingress::Onnet => return national(plan, dial, d, scratch),
+    };
+    let [_, main] = scratch;
+    international(plan, country_code_first, main)
 }
 
 /// Splits `raw` into a leading-plus flag and its digits.
@@ -502,67 +506,68 @@ fn not_a_number(s: &str) -> Invalid {
 }
 
 /// Country code first (after `+` or an international prefix).
-fn international<'p>(plan: &'p NumberingPlan, d: &[u8]) -> Result<Normalized<'p>, Invalid> {
+fn international<'p, 'd>(
+    plan: &'p NumberingPlan,
+    d: &'d [u8],
+    scratch: &'d mut Option<Digits>,
+) -> Result<Normalized<'p, 'd>, Invalid> {
     if d.len() <= MIN_NSN {
         return Err(Invalid::TooShort);
     }
     let cc_len = plan
         .country_code_len(d)
         .ok_or(Invalid::UnknownCountryCode)?;
-    let cc = country_code_of(&d[..cc_len]);
-    finish(
-        plan,
-        cc,
-        CcText::new(&d[..cc_len]),
-        Nsn::new(&d[cc_len..]),
-        None,
-    )
+    let cc = (country_code_of(&d[..cc_len]), CcText::new(&d[..cc_len]));
+    finish(plan, cc, Nsn::new(&d[cc_len..]), None, scratch)
 }
 
-fn national<'p>(
+fn national<'p, 'd>(
     plan: &'p NumberingPlan,
     dial: &DialPlan,
-    d: &[u8],
-) -> Result<Normalized<'p>, Invalid> {
+    d: &'d [u8],
+    scratch: &'d mut Scratch,
+) -> Result<Normalized<'p, 'd>, Invalid> {
+    let [home_scratch, main_scratch] = scratch;
     if let Some(n) = dial.idd_len(d) {
-        return international(plan, &d[n..]);
+        return international(plan, &d[n..], main_scratch);
     }
     let (country, home) = plan
         .territory_at(dial.home)
         .ok_or(Invalid::UnknownCountryCode)?;
     let hi = dial.home.1;
+    let cc = (dial.country_code, dial.cc_text());
     let mut full = Nsn::new(d);
     let cc_text = dial.country_code_digits();
     if d.starts_with(cc_text) {
-        let cc_len = cc_text.len();
-        let mut p = strip_national_prefix(country, hi, home, &mut Nsn::new(&d[cc_len..]));
+        let rest = &mut Nsn::new(&d[cc_text.len()..]);
+        let mut p = strip_national_prefix(country, hi, home, rest, home_scratch);
         let full_is_home = full.matches_general(country, hi);
         if (!full_is_home && p.matches_general(country, hi))
             || home.length_check(d.len()) == LengthCheck::TooLong
         {
-            return finish(plan, dial.country_code, dial.cc_text(), p, Some(country));
+            return finish(plan, cc, p, Some(country), main_scratch);
         }
         // Beyond phonenumbers: where the country code is shared (+7: KZ and RU; +1: the NANP),
         // `79161234567` read in KZ is a Russian number, not the invalid Kazakh `+7 79161234567`
         // that phonenumbers makes of it. phonenumbers' answer is never valid here, since the
         // full digits do not match the home plan, so agreement on valid numbers is kept.
         if !full_is_home && p.matches_any_general(country, u64::MAX) {
-            return finish(plan, dial.country_code, dial.cc_text(), p, Some(country));
+            return finish(plan, cc, p, Some(country), main_scratch);
         }
     }
-    finish_with((dial.country_code, dial.cc_text()), full, country, hi, home)
+    finish_with(cc, full, country, (hi, home), main_scratch)
 }
 
 /// phonenumbers' closing steps with the country code's main territory. `ran_with` is the
 /// country `nsn`'s run (if any) was made with.
-fn finish<'p>(
+fn finish<'p, 'd>(
     plan: &'p NumberingPlan,
-    cc: u16,
-    cc_text: CcText,
-    mut nsn: Nsn,
+    cc: (u16, CcText),
+    mut nsn: Nsn<'d>,
     ran_with: Option<&Country>,
-) -> Result<Normalized<'p>, Invalid> {
-    let country = plan.country(cc).ok_or(Invalid::UnknownCountryCode)?;
+    scratch: &'d mut Option<Digits>,
+) -> Result<Normalized<'p, 'd>, Invalid> {
+    let country = plan.country(cc.0).ok_or(Invalid::UnknownCountryCode)?;
     let main = country
         .territories
         .first()
@@ -570,20 +575,20 @@ fn finish<'p>(
     if !ran_with.is_some_and(|c| std::ptr::eq(c, country)) {
         nsn.run = None;
     }
-    finish_with((cc, cc_text), nsn, country, 0, main)
+    finish_with(cc, nsn, country, (0, main), scratch)
 }
 
-fn finish_with<'p>(
+fn finish_with<'p, 'd>(
     (cc, cc_text): (u16, CcText),
-    mut nsn: Nsn,
+    mut nsn: Nsn<'d>,
     country: &'p Country,
-    ti: usize,
-    t: &Territory,
-) -> Result<Normalized<'p>, Invalid> {
+    (ti, t): (usize, &Territory),
+    scratch: &'d mut Option<Digits>,
+) -> Result<Normalized<'p, 'd>, Invalid> {
     if nsn.len() < MIN_NSN {
         return Err(Invalid::TooShort);
     }
-    let stripped = strip_national_prefix(country, ti, t, &mut nsn);
+    let stripped = strip_national_prefix(country, ti, t, &mut nsn, scratch);
     let nsn = match t.length_check(stripped.len()) {
         LengthCheck::TooShort | LengthCheck::LocalOnly | LengthCheck::Invalid => nsn,
         LengthCheck::Possible | LengthCheck::TooLong => stripped,
@@ -605,9 +610,16 @@ fn finish_with<'p>(
 }
 
 /// phonenumbers' `_maybe_strip_national_prefix_carrier_code` with territory `t` (number `ti`
-/// of `country`): removes (or transforms) the national prefix unless that would turn a number
-/// matching the plan into one that does not. Runs made over `nsn` are kept in it.
-fn strip_national_prefix(country: &Country, ti: usize, t: &Territory, nsn: &mut Nsn) -> Nsn {
+/// of `country`): removes (or transforms, into `scratch`) the national prefix unless that
+/// would turn a number matching the plan into one that does not. Runs made over `nsn` are
+/// kept in it.
+fn strip_national_prefix<'d>(
+    country: &Country,
+    ti: usize,
+    t: &Territory,
+    nsn: &mut Nsn<'d>,
+    scratch: &'d mut Option<Digits>,
+) -> Nsn<'d> {
     let Some(prefix) = &t.national_prefix_for_parsing else {
         return *nsn;
     };
@@ -615,7 +627,7 @@ fn strip_national_prefix(country: &Country, ti: usize, t: &Territory, nsn: &mut 
     if digits.is_empty() {
         return *nsn;
     }
-    let candidate = match &t.national_prefix_transform {
+    let candidate: &'d [u8] = match &t.national_prefix_transform {
         Some(rule) => {
             let Ok(text) = std::str::from_utf8(digits) else {
                 return *nsn;
@@ -628,20 +640,21 @@ fn strip_national_prefix(country: &Country, ti: usize, t: &Territory, nsn: &mut 
                 let mut replaced = String::new();
                 caps.expand(rule, &mut replaced);
                 replaced.push_str(&text[end..]);
-                Digits::from(replaced.as_bytes())
+                let Some(held) = Digits::from(replaced.as_bytes()) else {
+                    return *nsn;
+                };
+                let held: &'d Digits = scratch.insert(held);
+                held.as_slice()
             } else {
-                Digits::from(&digits[end..])
+                &digits[end..]
             }
         }
         None => match prefix.match_end(digits) {
-            Some(end) => Digits::from(&digits[end..]),
+            Some(end) => &digits[end..],
             None => return *nsn,
         },
     };
-    let Some(candidate) = candidate else {
-        return *nsn;
-    };
-    let mut candidate = Nsn::of(candidate);
+    let mut candidate = Nsn::new(candidate);
     if nsn.matches_general(country, ti) && !candidate.matches_general(country, ti) {
         return *nsn;
     }
