@@ -136,6 +136,22 @@ pub(crate) struct Country {
     /// use by a walk over the DFA's states, then 2 KiB.
     #[serde(skip)]
     general_by_first: OnceLock<GeneralTable>,
+    /// The description bits of every match state a run can end in; built on first use.
+    #[serde(skip)]
+    match_bits: OnceLock<MatchBits>,
+}
+
+/// Per match state a run can end in (the state after the end of input), the description
+/// bits of every territory: what [`Country::classify`] would otherwise gather pattern by
+/// pattern. `slots[state index - first]` is the offset of the state's bits (`territories`
+/// entries) in `bits`, `u32::MAX` for other states. Memory: 4 bytes for each DFA state in
+/// the range the end states span (regex-automata keeps match states together), plus 2 bytes
+/// per territory for each end state.
+#[derive(Debug, Default)]
+struct MatchBits {
+    first: usize,
+    slots: Vec<u32>,
+    bits: Vec<DescBits>,
 }
 
 /// Longest NSN [`GeneralTable`] has answers for.
@@ -650,6 +666,68 @@ impl Country {
         table
     }
 
+    /// The description bits of every territory for the state `run` ended in, from the table
+    /// (`None` for a run that matched nothing, or a state the table lacks).
+    #[inline]
+    fn end_bits(&self, run: Run) -> Option<&[DescBits]> {
+        let sid = run.0?;
+        let table = self.match_bits.get_or_init(|| self.match_bits_table());
+        let index = (sid.as_usize() >> self.dfa.stride2()).checked_sub(table.first)?;
+        let slot = usize::try_from(*table.slots.get(index)?).ok()?;
+        table.bits.get(slot..slot + self.territories.len())
+    }
+
+    /// Walks every state reachable from the start and records the bits of each match state
+    /// found at the end of input.
+    fn match_bits_table(&self) -> MatchBits {
+        let Some(start) = self.dfa.universal_start_state(Anchored::Yes) else {
+            return MatchBits::default();
+        };
+        let bytes: Vec<u8> = self
+            .dfa
+            .byte_classes()
+            .representatives(..)
+            .filter_map(|u| u.as_u8())
+            .collect();
+        let mut seen: std::collections::HashSet<StateID> = [start].into_iter().collect();
+        let mut todo = vec![start];
+        let mut ends: BTreeMap<usize, StateID> = BTreeMap::new();
+        while let Some(sid) = todo.pop() {
+            let eoi = self.dfa.next_eoi_state(sid);
+            if self.dfa.is_match_state(eoi) {
+                ends.insert(eoi.as_usize() >> self.dfa.stride2(), eoi);
+            }
+            for &b in &bytes {
+                let next = self.dfa.next_state(sid, b);
+                if !self.dfa.is_dead_state(next) && seen.insert(next) {
+                    todo.push(next);
+                }
+            }
+        }
+        let (Some(&first), Some(&last)) = (ends.keys().next(), ends.keys().next_back()) else {
+            return MatchBits::default();
+        };
+        let mut table = MatchBits {
+            first,
+            slots: vec![u32::MAX; last - first + 1],
+            bits: Vec::new(),
+        };
+        for (index, sid) in ends {
+            let Ok(slot) = u32::try_from(table.bits.len()) else {
+                break;
+            };
+            let mut bits = vec![0 as DescBits; self.territories.len()];
+            self.for_each_match(Run(Some(sid)), |t, bit| {
+                if let Some(m) = bits.get_mut(t) {
+                    *m |= 1 << bit;
+                }
+            });
+            table.bits.extend(bits);
+            table.slots[index - first] = slot;
+        }
+        table
+    }
+
     /// Classifies a number of this country given the run over its NSN of `len` digits:
     /// phonenumbers' territory choice (leading digits where a territory has them, else the
     /// first territory whose plan gives the number a type), then the type.
@@ -657,12 +735,16 @@ impl Country {
     pub(crate) fn classify(&self, number: Number, len: usize, run: Run) -> Classification {
         let mut out = Classification::unknown(number);
         let mut matched = [0 as DescBits; MAX_TERRITORIES];
-        self.for_each_match(run, |t, bit| {
-            if let Some(m) = matched.get_mut(t) {
-                *m |= 1 << bit;
-            }
-        });
-        let bits = |i: usize| matched.get(i).copied().unwrap_or(0);
+        let table = self.end_bits(run);
+        if table.is_none() {
+            self.for_each_match(run, |t, bit| {
+                if let Some(m) = matched.get_mut(t) {
+                    *m |= 1 << bit;
+                }
+            });
+        }
+        let found = table.unwrap_or(&matched);
+        let bits = |i: usize| found.get(i).copied().unwrap_or(0);
         let chosen = if let [t] = self.territories.as_slice() {
             Some((t, t.number_type(bits(0), len)))
         } else {
@@ -860,6 +942,7 @@ fn compile_country(code: u16, sources: &[&TerritorySource]) -> Result<Country> {
         dfa,
         owners: Vec::new(),
         general_by_first: OnceLock::new(),
+        match_bits: OnceLock::new(),
     };
     country
         .validate()
