@@ -14,7 +14,7 @@
 //! with the home region as default region.
 
 use crate::leading::LeadingPattern;
-use crate::number::{Number, MAX_DIGITS};
+use crate::number::Number;
 use crate::numplan::{Classification, Country, LengthCheck, NumberingPlan, Run, Territory};
 use crate::numtype::Region;
 use crate::overlay::Overlay;
@@ -214,13 +214,14 @@ struct CcText {
 
 impl CcText {
     fn new(d: &[u8]) -> CcText {
-        let mut digits = [0u8; 3];
-        let len = d.len().min(3);
-        digits[..len].copy_from_slice(&d[..len]);
-        CcText {
-            digits,
-            len: len as u8,
-        }
+        // Element by element: a call to memcpy costs more than these few moves.
+        let (digits, len) = match *d {
+            [] => ([0; 3], 0),
+            [a] => ([a, 0, 0], 1),
+            [a, b] => ([a, b, 0], 2),
+            [a, b, c, ..] => ([a, b, c], 3),
+        };
+        CcText { digits, len }
     }
     fn as_slice(&self) -> &[u8] {
         &self.digits[..usize::from(self.len)]
@@ -366,25 +367,8 @@ pub fn normalize_classify(
         // Only with a dialling plan from another numbering plan: classify as `classify` does.
         plan.classify(number)
     };
-    if !overlay.is_empty() {
-        let mut buf = [0u8; MAX_DIGITS];
-        overlay.apply(e164_digits(cc_text, nsn.as_slice(), &mut buf), &mut c);
-    }
+    overlay.apply_split(cc_text.as_slice(), nsn.as_slice(), &mut c);
     Ok(c)
-}
-
-/// The E.164 digits of a country code and an NSN (what [`Number::digits`] gives of the
-/// number made of them), without dividing the number back into digits.
-fn e164_digits<'b>(cc: CcText, nsn: &[u8], buf: &'b mut [u8; MAX_DIGITS]) -> &'b [u8] {
-    let cc_text = cc.as_slice();
-    let end = cc_text.len() + nsn.len();
-    let Some(out) = buf.get_mut(..end) else {
-        return &[];
-    };
-    let (head, tail) = out.split_at_mut(cc_text.len());
-    head.copy_from_slice(cc_text);
-    tail.copy_from_slice(nsn);
-    out
 }
 
 /// Reads the scanned digits `d` (after a `+` when `plus`) by ingress.
@@ -422,24 +406,29 @@ fn scan(raw: &str) -> Result<(bool, Digits), Invalid> {
         return Err(Invalid::TooLong);
     }
     let s = strip_scheme(trim(raw));
-    let mut out = Digits::new();
+    let mut buf = [0u8; 40];
+    let mut len = 0;
     let mut plus = false;
     // What switches send: ASCII, a byte at a time; the first other byte hands the whole text
     // to `scan_chars`, which reads ASCII the same way.
     for &b in s.as_bytes() {
         let digit = b.wrapping_sub(b'0');
         if digit < 10 {
-            out.push(b)?;
+            let Some(slot) = buf.get_mut(len).filter(|_| len < MAX_SCANNED_DIGITS) else {
+                return Err(Invalid::TooLong);
+            };
+            *slot = b;
+            len += 1;
             continue;
         }
         match b {
-            b'+' if !plus && out.len == 0 => plus = true,
+            b'+' if !plus && len == 0 => plus = true,
             b' ' | b'\t' | b'-' | b'.' | b'/' | b'(' | b')' => {}
             0x80.. => return scan_chars(s),
             _ => return Err(not_a_number(s)),
         }
     }
-    out.finish(plus)
+    Digits { buf, len }.finish(plus)
 }
 
 /// `raw` without surrounding whitespace (Unicode's, as `char::is_whitespace` has it).
@@ -669,6 +658,7 @@ fn country_code_of(d: &[u8]) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::number::MAX_DIGITS;
     use crate::numplan::tests::sample_plan;
 
     fn kz(plan: &NumberingPlan) -> DialPlan {
@@ -796,22 +786,6 @@ mod tests {
             "o.csv",
         )
         .unwrap()
-    }
-
-    #[test]
-    fn e164_digits_are_the_numbers_digits() {
-        for (cc, nsn) in [
-            (7, "7011234567"),
-            (44, "2079460000"),
-            (800, "12345678"),
-            (1, ""),
-        ] {
-            let mut a = [0u8; MAX_DIGITS];
-            let mut b = [0u8; MAX_DIGITS];
-            let n = Number::from_parts(cc, nsn.as_bytes()).unwrap();
-            let text = CcText::new(cc.to_string().as_bytes());
-            assert_eq!(e164_digits(text, nsn.as_bytes(), &mut a), n.digits(&mut b));
-        }
     }
 
     #[test]
