@@ -319,7 +319,7 @@ impl DialPlan {
         let extra = self
             .extra_idd
             .iter()
-            .filter(|p| d.starts_with(p))
+            .filter(|p| starts_with(d, p))
             .map(Vec::len);
         regex_len
             .into_iter()
@@ -527,7 +527,7 @@ fn national<'p, 'd>(
     let cc = (dial.country_code, dial.cc_text());
     let mut full = Nsn::new(d);
     let cc_text = dial.country_code_digits();
-    if d.starts_with(cc_text) {
+    if starts_with(d, cc_text) {
         let rest = &mut Nsn::new(&d[cc_text.len()..]);
         let mut p = strip_national_prefix(country, hi, home, rest, home_scratch);
         let full_is_home = full.matches_general(country, hi);
@@ -648,6 +648,13 @@ fn strip_national_prefix<'d>(
         return *nsn;
     }
     candidate
+}
+
+/// `d.starts_with(prefix)` for the few digits of a dialling prefix, compared in place rather
+/// than by a call to memcmp.
+#[inline]
+fn starts_with(d: &[u8], prefix: &[u8]) -> bool {
+    prefix.len() <= d.len() && prefix.iter().zip(d).all(|(p, b)| p == b)
 }
 
 fn country_code_of(d: &[u8]) -> u16 {
