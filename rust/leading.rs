@@ -21,6 +21,9 @@ pub struct LeadingPattern {
     /// Built on first use (most territories' prefixes are never needed); `None` when the
     /// pattern cannot be a DFA within [`MAX_DFA_BYTES`].
     dfa: OnceLock<Option<(dense::DFA<Vec<u32>>, StateID)>>,
+    /// The pattern when it is a plain run of digits (`8`, `810`, as most national and
+    /// international prefixes are): matched by comparing bytes, without the DFA.
+    literal: Option<Box<[u8]>>,
 }
 
 impl LeadingPattern {
@@ -34,6 +37,7 @@ impl LeadingPattern {
         Ok(LeadingPattern {
             regex: regex::Regex::new(anchored)?,
             dfa: OnceLock::new(),
+            literal: literal_of(anchored),
         })
     }
 
@@ -50,6 +54,11 @@ impl LeadingPattern {
     /// End of the leftmost-first match at the start of `digits`, as `regex.find` gives it.
     #[inline]
     pub fn match_end(&self, digits: &[u8]) -> Option<usize> {
+        if let Some(literal) = &self.literal {
+            let hit =
+                literal.len() <= digits.len() && literal.iter().zip(digits).all(|(l, d)| l == d);
+            return hit.then_some(literal.len());
+        }
         let Some((dfa, start)) = self.dfa.get_or_init(|| build(self.regex.as_str())) else {
             let text = std::str::from_utf8(digits).ok()?;
             return self.regex.find(text).map(|m| m.end());
@@ -76,6 +85,14 @@ impl LeadingPattern {
         }
         end
     }
+}
+
+/// The digits of a pattern written `(?-u)^(?:DIGITS)`, as [`LeadingPattern::new`] writes a
+/// plain run of digits.
+fn literal_of(anchored: &str) -> Option<Box<[u8]>> {
+    let inner = anchored.strip_prefix("(?-u)^(?:")?.strip_suffix(')')?;
+    let plain = !inner.is_empty() && inner.bytes().all(|b| b.is_ascii_digit());
+    plain.then(|| inner.as_bytes().into())
 }
 
 fn build(anchored: &str) -> Option<(dense::DFA<Vec<u32>>, StateID)> {
@@ -120,6 +137,16 @@ mod tests {
         assert_eq!(end("0?", "123"), Some(0)); // an empty match at the start
         assert_eq!(end("1[01]", "1"), None); // needs the end of the digits
         assert_eq!(end("12", "12"), Some(2));
+        assert_eq!(end("810", "81"), None); // a literal longer than the digits
+        assert_eq!(end("810", "810"), Some(3));
+    }
+
+    #[test]
+    fn only_plain_digit_runs_are_literals() {
+        let literal = |p: &str| LeadingPattern::new(p).unwrap().literal.is_some();
+        assert!(literal("8") && literal("810") && literal("00"));
+        assert!(!literal("0|00") && !literal("8?") && !literal("") && !literal("[01]"));
+        assert!(!literal("(810)"));
     }
 
     proptest::proptest! {
@@ -128,7 +155,7 @@ mod tests {
         fn agrees_with_the_regex(
             pattern in proptest::sample::select(vec![
                 "0", "8", "810", "00|8~10", "0(?:1[0-9])?", "0?(?:(11|2[2-9])15)?", "1|0",
-                "(?:0|90)(?:(1\\d{2})|)", "0?(?:(\\d{3})1)?", "[01]|00", "",
+                "(?:0|90)(?:(1\\d{2})|)", "0?(?:(\\d{3})1)?", "[01]|00", "", "00", "8107",
             ]),
             digits in "[0-9~]{0,14}",
         ) {

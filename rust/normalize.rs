@@ -15,8 +15,9 @@
 
 use crate::leading::LeadingPattern;
 use crate::number::Number;
-use crate::numplan::{Country, LengthCheck, NumberingPlan, Territory};
+use crate::numplan::{Classification, Country, LengthCheck, NumberingPlan, Run, Territory};
 use crate::numtype::Region;
+use crate::overlay::Overlay;
 use crate::{Error, Result};
 
 /// Raw inputs longer than this many bytes are invalid (`too_long`) without being scanned.
@@ -128,6 +129,103 @@ impl Digits {
     fn as_slice(&self) -> &[u8] {
         &self.buf[..self.len]
     }
+    /// Appends a scanned digit; a raw number has at most [`MAX_SCANNED_DIGITS`].
+    #[inline]
+    fn push(&mut self, digit: u8) -> Result<(), Invalid> {
+        if self.len >= MAX_SCANNED_DIGITS {
+            return Err(Invalid::TooLong);
+        }
+        self.buf[self.len] = digit;
+        self.len += 1;
+        Ok(())
+    }
+    /// The scan's result: the digits, unless there are none.
+    fn finish(self, plus: bool) -> Result<(bool, Digits), Invalid> {
+        if self.len == 0 {
+            return Err(Invalid::Empty);
+        }
+        Ok((plus, self))
+    }
+}
+
+/// A national significant number (borrowed from the scanned digits, or from a buffer a
+/// national-prefix transform wrote) and, once the country's DFA has run over it, that run
+/// (kept so that the same digits are never run twice in one lookup).
+#[derive(Clone, Copy)]
+struct Nsn<'d> {
+    digits: &'d [u8],
+    run: Option<Run>,
+}
+
+/// Buffers for NSNs a national-prefix transform rewrites: one per stripping step a lookup
+/// may take (the home territory's, then the main territory's).
+type Scratch = [Option<Digits>; 2];
+
+impl<'d> Nsn<'d> {
+    fn new(digits: &'d [u8]) -> Nsn<'d> {
+        Nsn { digits, run: None }
+    }
+    fn as_slice(&self) -> &'d [u8] {
+        self.digits
+    }
+    fn len(&self) -> usize {
+        self.digits.len()
+    }
+    /// The run of `country`'s DFA over the digits, done at most once.
+    fn run(&mut self, country: &Country) -> Run {
+        *self.run.get_or_insert_with(|| country.run(self.digits))
+    }
+    /// Territories of `country` whose general pattern matches (bit `i` for territory `i`).
+    #[inline]
+    fn general(&mut self, country: &Country) -> u64 {
+        country.general_matches(self.run(country))
+    }
+    /// Whether the general pattern of some territory in `territories` (bit `i` for territory
+    /// `i`) matches; no DFA pass when the first digit and length already rule them all out.
+    fn matches_any_general(&mut self, country: &Country, territories: u64) -> bool {
+        if self.run.is_none() && country.general_possible(self.digits) & territories == 0 {
+            return false;
+        }
+        self.general(country) & territories != 0
+    }
+    /// Whether territory `ti`'s general pattern matches, as phonenumbers' parser asks.
+    fn matches_general(&mut self, country: &Country, ti: usize) -> bool {
+        self.matches_any_general(country, 1u64.checked_shl(ti as u32).unwrap_or(0))
+    }
+}
+
+/// A normalised number with what normalising learnt on the way: its country, its national
+/// significant number and (when one was needed) the country DFA's run over it.
+struct Normalized<'p, 'd> {
+    number: Number,
+    /// The number's country code, and its digits.
+    cc: u16,
+    cc_text: CcText,
+    country: &'p Country,
+    nsn: Nsn<'d>,
+}
+
+/// A country code's digits (one to three).
+#[derive(Clone, Copy)]
+struct CcText {
+    digits: [u8; 3],
+    len: u8,
+}
+
+impl CcText {
+    fn new(d: &[u8]) -> CcText {
+        // Element by element: a call to memcpy costs more than these few moves.
+        let (digits, len) = match *d {
+            [] => ([0; 3], 0),
+            [a] => ([a, 0, 0], 1),
+            [a, b] => ([a, b, 0], 2),
+            [a, b, c, ..] => ([a, b, c], 3),
+        };
+        CcText { digits, len }
+    }
+    fn as_slice(&self) -> &[u8] {
+        &self.digits[..usize::from(self.len)]
+    }
 }
 
 /// The home dialling plan: the home territory and the prefixes that mean "international".
@@ -210,6 +308,10 @@ impl DialPlan {
         &self.cc_digits[..usize::from(self.cc_len)]
     }
 
+    fn cc_text(&self) -> CcText {
+        CcText::new(self.country_code_digits())
+    }
+
     /// Length of an international prefix at the start of `d`, if one is there and is followed
     /// by something other than `0` (phonenumbers' rule: `8100…` is not `810` + `0…`).
     fn idd_len(&self, d: &[u8]) -> Option<usize> {
@@ -217,7 +319,7 @@ impl DialPlan {
         let extra = self
             .extra_idd
             .iter()
-            .filter(|p| d.starts_with(p))
+            .filter(|p| starts_with(d, p))
             .map(Vec::len);
         regex_len
             .into_iter()
@@ -234,65 +336,135 @@ pub fn normalize(
     ingress: Ingress,
 ) -> Result<Number, Invalid> {
     let (plus, digits) = scan(raw)?;
-    let d = digits.as_slice();
-    if plus {
-        return international(plan, d);
-    }
-    match ingress {
+    let mut scratch = [None, None];
+    normalized(plan, dial, plus, digits.as_slice(), ingress, &mut scratch).map(|n| n.number)
+}
+
+/// [`normalize`], then [`NumberingPlan::classify`] of the number and [`Overlay::apply`], in
+/// one pass: the country, the NSN digits and any DFA run over them are carried over rather
+/// than found again.
+#[inline]
+pub fn normalize_classify(
+    plan: &NumberingPlan,
+    dial: &DialPlan,
+    raw: &str,
+    ingress: Ingress,
+    overlay: &Overlay,
+) -> Result<Classification, Invalid> {
+    let (plus, digits) = scan(raw)?;
+    let mut scratch = [None, None];
+    let Normalized {
+        number,
+        cc,
+        cc_text,
+        country,
+        mut nsn,
+    } = normalized(plan, dial, plus, digits.as_slice(), ingress, &mut scratch)?;
+    let mut c = if country.code == cc {
+        let run = nsn.run(country);
+        country.classify(number, nsn.len(), run)
+    } else {
+        // Only with a dialling plan from another numbering plan: classify as `classify` does.
+        plan.classify(number)
+    };
+    overlay.apply_split(cc_text.as_slice(), nsn.as_slice(), &mut c);
+    Ok(c)
+}
+
+/// Reads the scanned digits `d` (after a `+` when `plus`) by ingress.
+#[inline]
+fn normalized<'p, 'd>(
+    plan: &'p NumberingPlan,
+    dial: &DialPlan,
+    plus: bool,
+    d: &'d [u8],
+    ingress: Ingress,
+    scratch: &'d mut Scratch,
+) -> Result<Normalized<'p, 'd>, Invalid> {
+    let country_code_first = match ingress {
+        _ if plus => d,
         Ingress::International => match d.first() {
             Some(b'0') => match dial
                 .idd_len(d)
                 .or_else(|| d.starts_with(b"00").then_some(2))
             {
-                Some(n) => international(plan, &d[n..]),
-                None => Err(Invalid::UnknownCountryCode),
+                Some(n) => &d[n..],
+                None => return Err(Invalid::UnknownCountryCode),
             },
-            _ => international(plan, d),
+            _ => d,
         },
-        Ingress::National | Ingress::Onnet => national(plan, dial, d),
-    }
+        Ingress::National | Ingress::Onnet => return national(plan, dial, d, scratch),
+    };
+    let [_, main] = scratch;
+    international(plan, country_code_first, main)
 }
 
 /// Splits `raw` into a leading-plus flag and its digits.
+#[inline]
 fn scan(raw: &str) -> Result<(bool, Digits), Invalid> {
     if raw.len() > MAX_RAW_LEN {
         return Err(Invalid::TooLong);
     }
-    let mut s = raw.trim_matches(|c: char| c.is_whitespace());
+    let s = strip_scheme(trim(raw));
+    let mut buf = [0u8; 40];
+    let mut len = 0;
+    let mut plus = false;
+    // What switches send: ASCII, a byte at a time; the first other byte hands the whole text
+    // to `scan_chars`, which reads ASCII the same way.
+    for &b in s.as_bytes() {
+        let digit = b.wrapping_sub(b'0');
+        if digit < 10 {
+            let Some(slot) = buf.get_mut(len).filter(|_| len < MAX_SCANNED_DIGITS) else {
+                return Err(Invalid::TooLong);
+            };
+            *slot = b;
+            len += 1;
+            continue;
+        }
+        match b {
+            b'+' if !plus && len == 0 => plus = true,
+            b' ' | b'\t' | b'-' | b'.' | b'/' | b'(' | b')' => {}
+            0x80.. => return scan_chars(s),
+            _ => return Err(not_a_number(s)),
+        }
+    }
+    Digits { buf, len }.finish(plus)
+}
+
+/// `raw` without surrounding whitespace (Unicode's, as `char::is_whitespace` has it).
+#[inline]
+fn trim(raw: &str) -> &str {
+    let bytes = raw.as_bytes();
+    let solid = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_graphic());
+    if solid(bytes.first()) && solid(bytes.last()) {
+        return raw;
+    }
+    raw.trim_matches(|c: char| c.is_whitespace())
+}
+
+/// The user part of a `tel:`, `sip:` or `sips:` URI (up to `@` or `;`), or `s` itself.
+#[inline]
+fn strip_scheme(s: &str) -> &str {
+    if !matches!(s.as_bytes().first(), Some(b't' | b'T' | b's' | b'S')) {
+        return s;
+    }
     for scheme in ["tel:", "sip:", "sips:"] {
         if s.len() >= scheme.len()
             && s.is_char_boundary(scheme.len())
             && s[..scheme.len()].eq_ignore_ascii_case(scheme)
         {
-            s = &s[scheme.len()..];
-            s = s.split(['@', ';']).next().unwrap_or("");
-            break;
+            return s[scheme.len()..].split(['@', ';']).next().unwrap_or("");
         }
     }
+    s
+}
+
+/// [`scan`] for text with non-ASCII characters: fullwidth and Arabic-Indic digits, the
+/// fullwidth plus and the no-break space besides what ASCII has.
+#[cold]
+fn scan_chars(s: &str) -> Result<(bool, Digits), Invalid> {
     let mut out = Digits::new();
     let mut plus = false;
-    if s.is_ascii() {
-        // What switches send: the same rules as below, a byte at a time.
-        for &b in s.as_bytes() {
-            match b {
-                b'0'..=b'9' => {
-                    if out.len >= MAX_SCANNED_DIGITS {
-                        return Err(Invalid::TooLong);
-                    }
-                    out.buf[out.len] = b;
-                    out.len += 1;
-                }
-                b'+' if !plus && out.len == 0 => plus = true,
-                b' ' | b'\t' | b'-' | b'.' | b'/' | b'(' | b')' => {}
-                _ => return Err(not_a_number(s)),
-            }
-        }
-        return if out.len == 0 {
-            Err(Invalid::Empty)
-        } else {
-            Ok((plus, out))
-        };
-    }
     for c in s.chars() {
         let digit = match c {
             '0'..='9' => Some(c as u32 - '0' as u32),
@@ -302,22 +474,13 @@ fn scan(raw: &str) -> Result<(bool, Digits), Invalid> {
             _ => None,
         };
         match (digit, c) {
-            (Some(v), _) => {
-                if out.len >= MAX_SCANNED_DIGITS {
-                    return Err(Invalid::TooLong);
-                }
-                out.buf[out.len] = b'0' + v as u8;
-                out.len += 1;
-            }
+            (Some(v), _) => out.push(b'0' + v as u8)?,
             (None, '+' | '\u{FF0B}') if !plus && out.len == 0 => plus = true,
             (None, ' ' | '\t' | '\u{A0}' | '-' | '.' | '/' | '(' | ')') => {}
             _ => return Err(not_a_number(s)),
         }
     }
-    if out.len == 0 {
-        return Err(Invalid::Empty);
-    }
-    Ok((plus, out))
+    out.finish(plus)
 }
 
 /// Why text with a character no number has is not one: a withheld-presentation word, or
@@ -332,72 +495,92 @@ fn not_a_number(s: &str) -> Invalid {
 }
 
 /// Country code first (after `+` or an international prefix).
-fn international(plan: &NumberingPlan, d: &[u8]) -> Result<Number, Invalid> {
+fn international<'p, 'd>(
+    plan: &'p NumberingPlan,
+    d: &'d [u8],
+    scratch: &'d mut Option<Digits>,
+) -> Result<Normalized<'p, 'd>, Invalid> {
     if d.len() <= MIN_NSN {
         return Err(Invalid::TooShort);
     }
     let cc_len = plan
         .country_code_len(d)
         .ok_or(Invalid::UnknownCountryCode)?;
-    let cc = country_code_of(&d[..cc_len]);
-    finish(plan, cc, &d[cc_len..])
+    let cc = (country_code_of(&d[..cc_len]), CcText::new(&d[..cc_len]));
+    finish(plan, cc, Nsn::new(&d[cc_len..]), None, scratch)
 }
 
-fn national(plan: &NumberingPlan, dial: &DialPlan, d: &[u8]) -> Result<Number, Invalid> {
+fn national<'p, 'd>(
+    plan: &'p NumberingPlan,
+    dial: &DialPlan,
+    d: &'d [u8],
+    scratch: &'d mut Scratch,
+) -> Result<Normalized<'p, 'd>, Invalid> {
+    let [home_scratch, main_scratch] = scratch;
     if let Some(n) = dial.idd_len(d) {
-        return international(plan, &d[n..]);
+        return international(plan, &d[n..], main_scratch);
     }
     let (country, home) = plan
         .territory_at(dial.home)
         .ok_or(Invalid::UnknownCountryCode)?;
+    let hi = dial.home.1;
+    let cc = (dial.country_code, dial.cc_text());
+    let mut full = Nsn::new(d);
     let cc_text = dial.country_code_digits();
-    if d.starts_with(cc_text) {
-        let cc_len = cc_text.len();
-        let potential = strip_national_prefix(plan, country, home, &d[cc_len..]);
-        let p = potential.as_slice();
-        let full_is_home = plan.matches_general(country, home, d);
-        if (!full_is_home && plan.matches_general(country, home, p))
+    if starts_with(d, cc_text) {
+        let rest = &mut Nsn::new(&d[cc_text.len()..]);
+        let mut p = strip_national_prefix(country, hi, home, rest, home_scratch);
+        let full_is_home = full.matches_general(country, hi);
+        if (!full_is_home && p.matches_general(country, hi))
             || home.length_check(d.len()) == LengthCheck::TooLong
         {
-            return finish(plan, dial.country_code, p);
+            return finish(plan, cc, p, Some(country), main_scratch);
         }
         // Beyond phonenumbers: where the country code is shared (+7: KZ and RU; +1: the NANP),
         // `79161234567` read in KZ is a Russian number, not the invalid Kazakh `+7 79161234567`
         // that phonenumbers makes of it. phonenumbers' answer is never valid here, since the
         // full digits do not match the home plan, so agreement on valid numbers is kept.
-        if !full_is_home
-            && country
-                .territories
-                .iter()
-                .any(|t| plan.matches_general(country, t, p))
-        {
-            return finish(plan, dial.country_code, p);
+        if !full_is_home && p.matches_any_general(country, u64::MAX) {
+            return finish(plan, cc, p, Some(country), main_scratch);
         }
     }
-    finish_with(plan, dial.country_code, d, country, home)
+    finish_with(cc, full, country, (hi, home), main_scratch)
 }
 
-/// phonenumbers' closing steps with the country code's main territory.
-fn finish(plan: &NumberingPlan, cc: u16, nsn: &[u8]) -> Result<Number, Invalid> {
-    let country = plan.country(cc).ok_or(Invalid::UnknownCountryCode)?;
-    let main = plan.main_territory(cc).ok_or(Invalid::UnknownCountryCode)?;
-    finish_with(plan, cc, nsn, country, main)
+/// phonenumbers' closing steps with the country code's main territory. `ran_with` is the
+/// country `nsn`'s run (if any) was made with.
+fn finish<'p, 'd>(
+    plan: &'p NumberingPlan,
+    cc: (u16, CcText),
+    mut nsn: Nsn<'d>,
+    ran_with: Option<&Country>,
+    scratch: &'d mut Option<Digits>,
+) -> Result<Normalized<'p, 'd>, Invalid> {
+    let country = plan.country(cc.0).ok_or(Invalid::UnknownCountryCode)?;
+    let main = country
+        .territories
+        .first()
+        .ok_or(Invalid::UnknownCountryCode)?;
+    if !ran_with.is_some_and(|c| std::ptr::eq(c, country)) {
+        nsn.run = None;
+    }
+    finish_with(cc, nsn, country, (0, main), scratch)
 }
 
-fn finish_with(
-    plan: &NumberingPlan,
-    cc: u16,
-    nsn: &[u8],
-    country: &Country,
-    t: &Territory,
-) -> Result<Number, Invalid> {
+fn finish_with<'p, 'd>(
+    (cc, cc_text): (u16, CcText),
+    mut nsn: Nsn<'d>,
+    country: &'p Country,
+    (ti, t): (usize, &Territory),
+    scratch: &'d mut Option<Digits>,
+) -> Result<Normalized<'p, 'd>, Invalid> {
     if nsn.len() < MIN_NSN {
         return Err(Invalid::TooShort);
     }
-    let stripped = strip_national_prefix(plan, country, t, nsn);
-    let nsn = match t.length_check(stripped.len) {
+    let stripped = strip_national_prefix(country, ti, t, &mut nsn, scratch);
+    let nsn = match t.length_check(stripped.len()) {
         LengthCheck::TooShort | LengthCheck::LocalOnly | LengthCheck::Invalid => nsn,
-        LengthCheck::Possible | LengthCheck::TooLong => stripped.as_slice(),
+        LengthCheck::Possible | LengthCheck::TooLong => stripped,
     };
     if nsn.len() < MIN_NSN {
         return Err(Invalid::TooShort);
@@ -405,56 +588,73 @@ fn finish_with(
     if nsn.len() > MAX_NSN {
         return Err(Invalid::TooLong);
     }
-    Number::from_parts(cc, nsn).ok_or(Invalid::TooLong)
+    let number = Number::from_parts(cc, nsn.as_slice()).ok_or(Invalid::TooLong)?;
+    Ok(Normalized {
+        number,
+        cc,
+        cc_text,
+        country,
+        nsn,
+    })
 }
 
-/// phonenumbers' `_maybe_strip_national_prefix_carrier_code`: removes (or transforms) the
-/// national prefix unless that would turn a number matching the plan into one that does not.
-fn strip_national_prefix(
-    plan: &NumberingPlan,
+/// phonenumbers' `_maybe_strip_national_prefix_carrier_code` with territory `t` (number `ti`
+/// of `country`): removes (or transforms, into `scratch`) the national prefix unless that
+/// would turn a number matching the plan into one that does not. Runs made over `nsn` are
+/// kept in it.
+fn strip_national_prefix<'d>(
     country: &Country,
+    ti: usize,
     t: &Territory,
-    nsn: &[u8],
-) -> Digits {
-    let unchanged = Digits::from(nsn).unwrap_or_else(Digits::new);
+    nsn: &mut Nsn<'d>,
+    scratch: &'d mut Option<Digits>,
+) -> Nsn<'d> {
     let Some(prefix) = &t.national_prefix_for_parsing else {
-        return unchanged;
+        return *nsn;
     };
-    if nsn.is_empty() {
-        return unchanged;
+    let digits = nsn.as_slice();
+    if digits.is_empty() {
+        return *nsn;
     }
-    let candidate = match &t.national_prefix_transform {
+    let candidate: &'d [u8] = match &t.national_prefix_transform {
         Some(rule) => {
-            let Ok(text) = std::str::from_utf8(nsn) else {
-                return unchanged;
+            let Ok(text) = std::str::from_utf8(digits) else {
+                return *nsn;
             };
             let Some(caps) = prefix.regex().captures(text) else {
-                return unchanged;
+                return *nsn;
             };
             let end = caps.get(0).map_or(0, |m| m.end());
             if caps.iter().last().flatten().is_some() && caps.len() > 1 {
                 let mut replaced = String::new();
                 caps.expand(rule, &mut replaced);
                 replaced.push_str(&text[end..]);
-                Digits::from(replaced.as_bytes())
+                let Some(held) = Digits::from(replaced.as_bytes()) else {
+                    return *nsn;
+                };
+                let held: &'d Digits = scratch.insert(held);
+                held.as_slice()
             } else {
-                Digits::from(&nsn[end..])
+                &digits[end..]
             }
         }
-        None => match prefix.match_end(nsn) {
-            Some(end) => Digits::from(&nsn[end..]),
-            None => return unchanged,
+        None => match prefix.match_end(digits) {
+            Some(end) => &digits[end..],
+            None => return *nsn,
         },
     };
-    let Some(candidate) = candidate else {
-        return unchanged;
-    };
-    if plan.matches_general(country, t, nsn)
-        && !plan.matches_general(country, t, candidate.as_slice())
-    {
-        return unchanged;
+    let mut candidate = Nsn::new(candidate);
+    if nsn.matches_general(country, ti) && !candidate.matches_general(country, ti) {
+        return *nsn;
     }
     candidate
+}
+
+/// `d.starts_with(prefix)` for the few digits of a dialling prefix, compared in place rather
+/// than by a call to memcmp.
+#[inline]
+fn starts_with(d: &[u8], prefix: &[u8]) -> bool {
+    prefix.len() <= d.len() && prefix.iter().zip(d).all(|(p, b)| p == b)
 }
 
 fn country_code_of(d: &[u8]) -> u16 {
@@ -465,6 +665,7 @@ fn country_code_of(d: &[u8]) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::number::MAX_DIGITS;
     use crate::numplan::tests::sample_plan;
 
     fn kz(plan: &NumberingPlan) -> DialPlan {
@@ -569,7 +770,92 @@ mod tests {
         assert!(DialPlan::new(&plan, "001", &[]).is_err());
     }
 
+    /// Normalising then classifying, one step after the other, as `normalize_classify` must
+    /// answer.
+    fn two_steps(
+        plan: &NumberingPlan,
+        dial: &DialPlan,
+        raw: &str,
+        ingress: Ingress,
+        overlay: &Overlay,
+    ) -> Result<Classification, Invalid> {
+        normalize(plan, dial, raw, ingress).map(|n| {
+            let mut c = plan.classify(n);
+            let mut buf = [0u8; MAX_DIGITS];
+            overlay.apply(n.digits(&mut buf), &mut c);
+            c
+        })
+    }
+
+    fn sample_overlay() -> Overlay {
+        Overlay::parse(
+            "prefix,region,type,tags\n+7,,,seven\n+7701,,voip,kz_mobile\n+1201,CA,,nj\n+80,,unknown,\n",
+            "o.csv",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn one_pass_agrees_on_every_format() {
+        let plan = sample_plan();
+        let dial = kz(&plan);
+        let overlay = sample_overlay();
+        let ingresses = [Ingress::International, Ingress::National, Ingress::Onnet];
+        for raw in [
+            "+77011234567",
+            "87272123456",
+            "8 (701) 123-45-67",
+            "+7 916 123-45-67",
+            "+1 (201) 555-0123",
+            "77011234567",
+            "79161234567",
+            "7 7011234567",
+            "0012015550123",
+            "810 7 701 123 45 67",
+            "+80012345678",
+            "87011234567890",
+            "8 800 123 45 67",
+            "+7 8 701 123 45 67",
+            "+1 1 201 555 0123",
+            "anonymous",
+            "",
+            "\u{FF0B}\u{FF17}\u{FF17}\u{FF10}\u{FF11}1234567",
+        ] {
+            for ingress in ingresses {
+                for o in [&Overlay::empty(), &overlay] {
+                    assert_eq!(
+                        normalize_classify(&plan, &dial, raw, ingress, o),
+                        two_steps(&plan, &dial, raw, ingress, o),
+                        "{raw:?} {ingress:?}"
+                    );
+                }
+            }
+        }
+    }
+
     proptest::proptest! {
+        /// The one-pass lookup is normalising then classifying, for any text, on every ingress,
+        /// with and without an overlay.
+        #[test]
+        fn one_pass_is_normalize_then_classify(
+            raw in proptest::prop_oneof![
+                "\\PC{0,30}",
+                "[+]?[0-9 ()-]{0,20}",
+                "[+]?(7|8|810|00|0|1|80)[0-9]{0,15}",
+            ],
+            which in 0..3usize,
+            with_overlay: bool,
+        ) {
+            let plan = sample_plan();
+            let dial = kz(&plan);
+            let ingress = [Ingress::International, Ingress::National, Ingress::Onnet][which];
+            let overlay = if with_overlay { sample_overlay() } else { Overlay::empty() };
+            proptest::prop_assert_eq!(
+                normalize_classify(&plan, &dial, &raw, ingress, &overlay),
+                two_steps(&plan, &dial, &raw, ingress, &overlay)
+            );
+        }
+
         #[test]
         fn never_panics(raw in "\\PC{0,40}", which in 0..3usize) {
             let ingress = [Ingress::International, Ingress::National, Ingress::Onnet][which];

@@ -136,13 +136,13 @@ impl fmt::Debug for Number {
     }
 }
 
-fn digit_count(mut v: u64) -> usize {
-    let mut n = 1;
-    while v >= 10 {
-        v /= 10;
-        n += 1;
+fn digit_count(v: u64) -> usize {
+    match v {
+        0..=9 => 1,
+        10..=99 => 2,
+        100..=999 => 3,
+        _ => 4 + digit_count(v / 10_000),
     }
-    n
 }
 
 #[cfg(test)]

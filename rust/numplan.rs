@@ -14,10 +14,12 @@ use crate::numtype::{NumberType, Region};
 use crate::trie::{PrefixTrie, TrieBuilder};
 use crate::{Error, Result};
 use regex_automata::dfa::{dense, Automaton, StartKind};
+use regex_automata::util::primitives::StateID;
 use regex_automata::{Anchored, Input, MatchKind};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::OnceLock;
 
 /// Magic and format version of a compiled plan file (see [`crate::persist`]).
 const PLAN_MAGIC: &[u8; 8] = b"FCPLAN\0\0";
@@ -45,6 +47,20 @@ const TYPE_ORDER: [(&str, NumberType); 10] = [
 const FIXED: usize = 8;
 const MOBILE: usize = 9;
 
+/// Most territories one country calling code may have (the NANP's +1 has 25): a lookup keeps
+/// one [`DescBits`] mask per territory on the stack, and a `u64` of general matches.
+const MAX_TERRITORIES: usize = 64;
+
+/// A territory's descriptions as bits of a `u16`: the [`TYPE_ORDER`] slots are bits 0 to 9,
+/// then the general description and the leading-digits pattern.
+type DescBits = u16;
+const GENERAL_BIT: u32 = 10;
+const LEADING_BIT: u32 = 11;
+/// The types phonenumbers tries, in order, before fixed line and mobile.
+const SPECIAL_TYPES: DescBits = (1 << FIXED) - 1;
+/// [`Country::owners`] entry of a pattern no description uses.
+const NO_OWNER: u16 = u16::MAX;
+
 /// A number description compiled to a DFA pattern id plus a length mask.
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
 pub(crate) struct Desc {
@@ -68,6 +84,40 @@ pub(crate) struct Territory {
     #[serde(with = "serde_leading")]
     pub(crate) national_prefix_for_parsing: Option<LeadingPattern>,
     pub(crate) national_prefix_transform: Option<String>,
+    /// Derived on compile and load: which descriptions allow each NSN length.
+    #[serde(skip)]
+    allowed: LengthBits,
+}
+
+/// Per NSN length, the [`DescBits`] of the descriptions whose length constraint allows it
+/// (the leading-digits bit always set): 66 bytes a territory.
+#[derive(Debug, Default)]
+struct LengthBits {
+    /// Lengths 0 to 31.
+    short: [DescBits; 32],
+    /// Lengths of 32 and more: only descriptions without a length constraint.
+    long: DescBits,
+}
+
+impl LengthBits {
+    fn of(t: &Territory) -> LengthBits {
+        let allowed = |len: usize| -> DescBits {
+            t.descs()
+                .filter(|(bit, d)| {
+                    *bit == LEADING_BIT || d.lengths.is_none_or(|m| len < 32 && m & (1 << len) != 0)
+                })
+                .fold(0, |bits, (bit, _)| bits | 1 << bit)
+        };
+        LengthBits {
+            short: std::array::from_fn(allowed),
+            long: allowed(32),
+        }
+    }
+
+    #[inline]
+    fn get(&self, len: usize) -> DescBits {
+        self.short.get(len).copied().unwrap_or(self.long)
+    }
 }
 
 /// All territories of one country calling code and their shared automaton.
@@ -77,25 +127,43 @@ pub(crate) struct Country {
     pub(crate) territories: Vec<Territory>,
     #[serde(with = "serde_dfa")]
     dfa: dense::DFA<Vec<u32>>,
+    /// Derived on compile and load: per pattern id, the territory and description using it
+    /// (`territory << 4 | bit`, or [`NO_OWNER`]); 2 bytes a pattern, at most 1 KiB.
+    #[serde(skip)]
+    owners: Vec<u16>,
+    /// Per first digit and length, the territories whose general pattern some NSN of that
+    /// length starting with that digit matches (bit `i` for territory `i`); worked out on first
+    /// use by a walk over the DFA's states, then 2 KiB.
+    #[serde(skip)]
+    general_by_first: OnceLock<GeneralTable>,
+    /// The description bits of every match state a run can end in; built on first use.
+    #[serde(skip)]
+    match_bits: OnceLock<MatchBits>,
 }
 
-/// Fixed-size set of pattern ids matched by one DFA pass.
-#[derive(Clone, Copy, Default)]
-pub(crate) struct PatternSet([u64; MAX_PATTERNS / 64]);
-
-impl PatternSet {
-    fn insert(&mut self, id: usize) {
-        if let Some(word) = self.0.get_mut(id / 64) {
-            *word |= 1 << (id % 64);
-        }
-    }
-    fn contains(&self, id: u16) -> bool {
-        let id = usize::from(id);
-        self.0
-            .get(id / 64)
-            .is_some_and(|w| w & (1 << (id % 64)) != 0)
-    }
+/// Per match state a run can end in (the state after the end of input), the description
+/// bits of every territory: what [`Country::classify`] would otherwise gather pattern by
+/// pattern. `slots[state index - first]` is the offset of the state's bits (`territories`
+/// entries) in `bits`, `u32::MAX` for other states. Memory: 4 bytes for each DFA state in
+/// the range the end states span (regex-automata keeps match states together), plus 2 bytes
+/// per territory for each end state.
+#[derive(Debug, Default)]
+struct MatchBits {
+    first: usize,
+    slots: Vec<u32>,
+    bits: Vec<DescBits>,
 }
+
+/// Longest NSN [`GeneralTable`] has answers for.
+const GENERAL_TABLE_LEN: usize = 24;
+
+/// [`Country::general_possible`]'s answers: `[first digit][length - 1]`.
+type GeneralTable = [[u64; GENERAL_TABLE_LEN]; 10];
+
+/// Where one pass of a country's DFA over an NSN ended: the state after the end of input when
+/// some pattern matches, `None` when none does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Run(Option<StateID>);
 
 /// Carrier and area name indices for one prefix (`u32::MAX` = none).
 #[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
@@ -205,10 +273,11 @@ impl NumberingPlan {
         let payload = crate::persist::decode(PLAN_MAGIC, PLAN_VERSION, bytes, name)?;
         let corrupt =
             |message: String| Error::corrupt(name, crate::persist::HEADER_LEN as u64, message);
-        let plan: NumberingPlan =
+        let mut plan: NumberingPlan =
             postcard::from_bytes(payload).map_err(|e| corrupt(format!("bad plan payload: {e}")))?;
         plan.validate()
             .map_err(|e| corrupt(format!("bad plan payload: {e}")))?;
+        plan.countries.iter_mut().for_each(Country::derive_tables);
         Ok(plan)
     }
 
@@ -318,11 +387,6 @@ impl NumberingPlan {
         self.countries.get(usize::from(idx))
     }
 
-    /// The territory phonenumbers treats as main for a country code (first listed).
-    pub(crate) fn main_territory(&self, code: u16) -> Option<&Territory> {
-        self.country(code)?.territories.first()
-    }
-
     /// Where a region's territory sits: (country index, territory index).
     pub(crate) fn territory_index(&self, region: Region) -> Option<(usize, usize)> {
         self.countries.iter().enumerate().find_map(|(ci, c)| {
@@ -369,43 +433,11 @@ impl NumberingPlan {
     /// [`NumberingPlan::classify`] given the number's E.164 digits (`number.digits`).
     #[inline]
     pub fn classify_digits(&self, number: Number, digits: &[u8]) -> Classification {
-        let mut out = Classification {
-            number,
-            region: None,
-            valid: false,
-            number_type: NumberType::Unknown,
-            tags: 0,
-        };
         let Some(country) = self.country(number.country_code()) else {
-            return out;
+            return Classification::unknown(number);
         };
         let nsn = digits.get(number.country_code_len()..).unwrap_or_default();
-        let set = country.run(nsn);
-        let len = nsn.len();
-        // phonenumbers' territory choice: leading digits where a territory has them, else the
-        // first territory whose plan gives the number a type (computed once, kept).
-        let chosen = if country.territories.len() == 1 {
-            country
-                .territories
-                .first()
-                .map(|t| (t, t.number_type(&set, len)))
-        } else {
-            country.territories.iter().find_map(|t| {
-                let ty = t.number_type(&set, len);
-                let claims = match t.leading {
-                    Some(p) => set.contains(p),
-                    None => ty != NumberType::Unknown,
-                };
-                claims.then_some((t, ty))
-            })
-        };
-        let Some((territory, number_type)) = chosen else {
-            return out;
-        };
-        out.region = Some(territory.region);
-        out.number_type = number_type;
-        out.valid = out.number_type != NumberType::Unknown;
-        out
+        country.classify(number, nsn.len(), country.run(nsn))
     }
 
     /// Carrier and area name ids of a classified number, looked up only when asked (they do
@@ -432,17 +464,18 @@ impl NumberingPlan {
             });
         (carrier, location)
     }
+}
 
-    /// Whether `nsn` matches a territory's general pattern (no length check), as
-    /// phonenumbers' parser asks before stripping prefixes.
-    pub(crate) fn matches_general(
-        &self,
-        country: &Country,
-        territory: &Territory,
-        nsn: &[u8],
-    ) -> bool {
-        let set = country.run(nsn);
-        territory.general.pattern.is_some_and(|p| set.contains(p))
+impl Classification {
+    /// A number no territory claims.
+    fn unknown(number: Number) -> Classification {
+        Classification {
+            number,
+            region: None,
+            valid: false,
+            number_type: NumberType::Unknown,
+            tags: 0,
+        }
     }
 }
 
@@ -457,6 +490,13 @@ impl Country {
         if self.territories.is_empty() {
             return Err("no territory".into());
         }
+        if self.territories.len() > MAX_TERRITORIES {
+            return Err(format!(
+                "{} territories, at most {MAX_TERRITORIES}",
+                self.territories.len()
+            ));
+        }
+        let mut used = vec![false; patterns];
         for (i, t) in self.territories.iter().enumerate() {
             if Region::parse(t.region.as_str()) != Some(t.region) {
                 return Err(format!("territory {i}: bad region code"));
@@ -464,11 +504,23 @@ impl Country {
             let ids = std::iter::once(t.general.pattern)
                 .chain(t.types.iter().map(|d| d.pattern))
                 .chain([t.leading]);
-            if let Some(id) = ids.flatten().find(|&id| usize::from(id) >= patterns) {
-                return Err(format!(
-                    "territory {i} ({}): pattern {id} of {patterns}",
-                    t.region
-                ));
+            for id in ids.flatten() {
+                match used.get_mut(usize::from(id)) {
+                    None => {
+                        return Err(format!(
+                            "territory {i} ({}): pattern {id} of {patterns}",
+                            t.region
+                        ))
+                    }
+                    // The tables map each pattern to one description, as compiled.
+                    Some(true) => {
+                        return Err(format!(
+                            "territory {i} ({}): pattern {id} used twice",
+                            t.region
+                        ))
+                    }
+                    Some(seen) => *seen = true,
+                }
             }
             let sorted = |v: &[u8]| v.windows(2).all(|w| w[0] <= w[1]);
             if !sorted(&t.possible_lengths) || !sorted(&t.local_lengths) {
@@ -478,9 +530,24 @@ impl Country {
         Ok(())
     }
 
+    /// Fills the derived tables: pattern owners, and each territory's length bits.
+    fn derive_tables(&mut self) {
+        let mut owners = vec![NO_OWNER; self.dfa.pattern_len()];
+        for (ti, t) in self.territories.iter_mut().enumerate() {
+            for (bit, d) in t.descs() {
+                let slot = d.pattern.and_then(|p| owners.get_mut(usize::from(p)));
+                if let (Some(slot), Ok(ti)) = (slot, u16::try_from(ti)) {
+                    *slot = ti << 4 | bit as u16;
+                }
+            }
+            t.allowed = LengthBits::of(t);
+        }
+        self.owners = owners;
+    }
+
+    /// One anchored pass of the DFA over `nsn` (ASCII digits).
     #[inline]
-    fn run(&self, nsn: &[u8]) -> PatternSet {
-        let mut set = PatternSet::default();
+    pub(crate) fn run(&self, nsn: &[u8]) -> Run {
         // Patterns use no look-behind: the anchored start state is the same for every input.
         let start = match self.dfa.universal_start_state(Anchored::Yes) {
             Some(sid) => Ok(sid),
@@ -488,47 +555,254 @@ impl Country {
                 .dfa
                 .start_state_forward(&Input::new(nsn).anchored(Anchored::Yes)),
         };
-        let Ok(mut sid) = start else { return set };
+        let Ok(mut sid) = start else { return Run(None) };
+        // The dead state leads only to itself, which is no match: NSNs are short, so walking
+        // on costs less than testing for it at every byte.
         for &b in nsn {
             sid = self.dfa.next_state(sid, b);
-            if self.dfa.is_dead_state(sid) {
-                return set;
-            }
         }
         sid = self.dfa.next_eoi_state(sid);
-        if self.dfa.is_match_state(sid) {
-            for i in 0..self.dfa.match_len(sid) {
-                set.insert(self.dfa.match_pattern(sid, i).as_usize());
+        Run(self.dfa.is_match_state(sid).then_some(sid))
+    }
+
+    /// Calls `f(territory, bit)` for the description of every pattern matched in `run`.
+    #[inline]
+    fn for_each_match(&self, run: Run, mut f: impl FnMut(usize, u32)) {
+        let Some(sid) = run.0 else { return };
+        for i in 0..self.dfa.match_len(sid) {
+            let pattern = self.dfa.match_pattern(sid, i).as_usize();
+            if let Some(&owner) = self.owners.get(pattern) {
+                if owner != NO_OWNER {
+                    f(usize::from(owner >> 4), u32::from(owner & 15));
+                }
             }
         }
-        set
+    }
+
+    /// The territories (bit `i` for territory `i`) whose general pattern matched in `run`, no
+    /// length check: what phonenumbers' parser asks before stripping prefixes.
+    #[inline]
+    pub(crate) fn general_matches(&self, run: Run) -> u64 {
+        let mut bits = 0u64;
+        self.for_each_match(run, |t, bit| {
+            if bit == GENERAL_BIT {
+                bits |= 1u64.checked_shl(t as u32).unwrap_or(0);
+            }
+        });
+        bits
+    }
+
+    /// The territories whose general pattern may match `nsn` (all of them for an NSN that
+    /// is empty, longer than the table or not starting with a digit): a zero bit needs no DFA
+    /// pass to be sure.
+    #[inline]
+    pub(crate) fn general_possible(&self, nsn: &[u8]) -> u64 {
+        let Some(&first) = nsn.first() else {
+            return u64::MAX;
+        };
+        let table = self
+            .general_by_first
+            .get_or_init(|| self.general_by_first_digit());
+        table
+            .get(usize::from(first.wrapping_sub(b'0')))
+            .and_then(|by_len| by_len.get(nsn.len() - 1))
+            .copied()
+            .unwrap_or(u64::MAX)
+    }
+
+    /// For each first digit and length, the general patterns matched at the end of input of
+    /// some state reached after that digit and `length - 1` more bytes.
+    fn general_by_first_digit(&self) -> GeneralTable {
+        let Some(start) = self.dfa.universal_start_state(Anchored::Yes) else {
+            return [[u64::MAX; GENERAL_TABLE_LEN]; 10];
+        };
+        let bytes: Vec<u8> = self
+            .dfa
+            .byte_classes()
+            .representatives(..)
+            .filter_map(|u| u.as_u8())
+            .collect();
+        // Every live state reachable after a first digit, and its successors.
+        let mut index: HashMap<StateID, usize> = HashMap::new();
+        let mut states: Vec<StateID> = Vec::new();
+        let mut visit = |sid: StateID, states: &mut Vec<StateID>| -> Option<usize> {
+            if self.dfa.is_dead_state(sid) {
+                return None;
+            }
+            Some(*index.entry(sid).or_insert_with(|| {
+                states.push(sid);
+                states.len() - 1
+            }))
+        };
+        let roots: Vec<Option<usize>> = (b'0'..=b'9')
+            .map(|b| visit(self.dfa.next_state(start, b), &mut states))
+            .collect();
+        let mut edges: Vec<Vec<usize>> = Vec::new();
+        while let Some(&sid) = states.get(edges.len()) {
+            let out = bytes
+                .iter()
+                .filter_map(|&b| visit(self.dfa.next_state(sid, b), &mut states))
+                .collect();
+            edges.push(out);
+        }
+        // reach[i]: general matches exactly `k` bytes on from state i, for k = 0, 1, ...
+        let mut reach: Vec<u64> = states
+            .iter()
+            .map(|&sid| {
+                let eoi = self.dfa.next_eoi_state(sid);
+                self.general_matches(Run(self.dfa.is_match_state(eoi).then_some(eoi)))
+            })
+            .collect();
+        let mut table = [[0u64; GENERAL_TABLE_LEN]; 10];
+        for k in 0..GENERAL_TABLE_LEN {
+            for (by_len, root) in table.iter_mut().zip(&roots) {
+                by_len[k] = root.map_or(0, |i| reach[i]);
+            }
+            reach = edges
+                .iter()
+                .map(|out| out.iter().fold(0, |acc, &j| acc | reach[j]))
+                .collect();
+        }
+        table
+    }
+
+    /// The description bits of every territory for the state `run` ended in, from the table
+    /// (`None` for a run that matched nothing, or a state the table lacks).
+    #[inline]
+    fn end_bits(&self, run: Run) -> Option<&[DescBits]> {
+        let sid = run.0?;
+        let table = self.match_bits.get_or_init(|| self.match_bits_table());
+        let index = (sid.as_usize() >> self.dfa.stride2()).checked_sub(table.first)?;
+        let slot = usize::try_from(*table.slots.get(index)?).ok()?;
+        table.bits.get(slot..slot + self.territories.len())
+    }
+
+    /// Walks every state reachable from the start and records the bits of each match state
+    /// found at the end of input.
+    fn match_bits_table(&self) -> MatchBits {
+        let Some(start) = self.dfa.universal_start_state(Anchored::Yes) else {
+            return MatchBits::default();
+        };
+        let bytes: Vec<u8> = self
+            .dfa
+            .byte_classes()
+            .representatives(..)
+            .filter_map(|u| u.as_u8())
+            .collect();
+        let mut seen: std::collections::HashSet<StateID> = [start].into_iter().collect();
+        let mut todo = vec![start];
+        let mut ends: BTreeMap<usize, StateID> = BTreeMap::new();
+        while let Some(sid) = todo.pop() {
+            let eoi = self.dfa.next_eoi_state(sid);
+            if self.dfa.is_match_state(eoi) {
+                ends.insert(eoi.as_usize() >> self.dfa.stride2(), eoi);
+            }
+            for &b in &bytes {
+                let next = self.dfa.next_state(sid, b);
+                if !self.dfa.is_dead_state(next) && seen.insert(next) {
+                    todo.push(next);
+                }
+            }
+        }
+        let (Some(&first), Some(&last)) = (ends.keys().next(), ends.keys().next_back()) else {
+            return MatchBits::default();
+        };
+        let mut table = MatchBits {
+            first,
+            slots: vec![u32::MAX; last - first + 1],
+            bits: Vec::new(),
+        };
+        for (index, sid) in ends {
+            let Ok(slot) = u32::try_from(table.bits.len()) else {
+                break;
+            };
+            let mut bits = vec![0 as DescBits; self.territories.len()];
+            self.for_each_match(Run(Some(sid)), |t, bit| {
+                if let Some(m) = bits.get_mut(t) {
+                    *m |= 1 << bit;
+                }
+            });
+            table.bits.extend(bits);
+            table.slots[index - first] = slot;
+        }
+        table
+    }
+
+    /// Classifies a number of this country given the run over its NSN of `len` digits:
+    /// phonenumbers' territory choice (leading digits where a territory has them, else the
+    /// first territory whose plan gives the number a type), then the type.
+    #[inline]
+    pub(crate) fn classify(&self, number: Number, len: usize, run: Run) -> Classification {
+        let mut out = Classification::unknown(number);
+        let mut matched = [0 as DescBits; MAX_TERRITORIES];
+        let table = self.end_bits(run);
+        if table.is_none() {
+            self.for_each_match(run, |t, bit| {
+                if let Some(m) = matched.get_mut(t) {
+                    *m |= 1 << bit;
+                }
+            });
+        }
+        let found = table.unwrap_or(&matched);
+        let bits = |i: usize| found.get(i).copied().unwrap_or(0);
+        let chosen = if let [t] = self.territories.as_slice() {
+            Some((t, t.number_type(bits(0), len)))
+        } else {
+            self.territories.iter().enumerate().find_map(|(i, t)| {
+                let m = bits(i);
+                let ty = t.number_type(m, len);
+                let claims = match t.leading {
+                    Some(_) => m & 1 << LEADING_BIT != 0,
+                    None => ty != NumberType::Unknown,
+                };
+                claims.then_some((t, ty))
+            })
+        };
+        let Some((territory, number_type)) = chosen else {
+            return out;
+        };
+        out.region = Some(territory.region);
+        out.number_type = number_type;
+        out.valid = number_type != NumberType::Unknown;
+        out
     }
 }
 
 impl Territory {
-    fn desc_matches(&self, d: &Desc, set: &PatternSet, len: usize) -> bool {
-        d.lengths.is_none_or(|m| len < 32 && m & (1 << len) != 0)
-            && d.pattern.is_some_and(|p| set.contains(p))
+    /// Every description with its bit: the types, the general one, the leading digits
+    /// (pattern only).
+    fn descs(&self) -> impl Iterator<Item = (u32, Desc)> + '_ {
+        let leading = Desc {
+            pattern: self.leading,
+            lengths: None,
+        };
+        (0u32..)
+            .zip(self.types)
+            .chain([(GENERAL_BIT, self.general), (LEADING_BIT, leading)])
     }
 
-    /// phonenumbers' `_number_type_helper` over a precomputed pattern set.
-    fn number_type(&self, set: &PatternSet, len: usize) -> NumberType {
-        if !self.desc_matches(&self.general, set, len) {
+    /// phonenumbers' `_number_type_helper`, given the descriptions whose pattern matched an
+    /// NSN of `len` digits.
+    #[inline]
+    fn number_type(&self, matched: DescBits, len: usize) -> NumberType {
+        let m = matched & self.allowed.get(len);
+        if m & 1 << GENERAL_BIT == 0 {
             return NumberType::Unknown;
         }
-        for (slot, (_, ty)) in TYPE_ORDER.iter().enumerate().take(FIXED) {
-            if self.desc_matches(&self.types[slot], set, len) {
-                return *ty;
-            }
+        let special = m & SPECIAL_TYPES;
+        if special != 0 {
+            return TYPE_ORDER
+                .get(special.trailing_zeros() as usize)
+                .map_or(NumberType::Unknown, |&(_, ty)| ty);
         }
-        let mobile = || self.desc_matches(&self.types[MOBILE], set, len);
-        if self.desc_matches(&self.types[FIXED], set, len) {
-            if self.same_mobile_and_fixed || mobile() {
+        let mobile = m & 1 << MOBILE != 0;
+        if m & 1 << FIXED != 0 {
+            if self.same_mobile_and_fixed || mobile {
                 return NumberType::FixedLineOrMobile;
             }
             return NumberType::FixedLine;
         }
-        if !self.same_mobile_and_fixed && mobile() {
+        if !self.same_mobile_and_fixed && mobile {
             return NumberType::Mobile;
         }
         NumberType::Unknown
@@ -639,6 +913,7 @@ fn compile_country(code: u16, sources: &[&TerritorySource]) -> Result<Country> {
                 .as_deref()
                 .filter(|r| !r.is_empty())
                 .map(python_replacement_to_rust),
+            allowed: LengthBits::default(),
         });
     }
     if patterns.len() > MAX_PATTERNS {
@@ -661,11 +936,19 @@ fn compile_country(code: u16, sources: &[&TerritorySource]) -> Result<Country> {
         )
         .build_many(&patterns)
         .map_err(|e| Error::invalid("numbering plan", format!("+{code}: {e}")))?;
-    Ok(Country {
+    let mut country = Country {
         code,
         territories,
         dfa,
-    })
+        owners: Vec::new(),
+        general_by_first: OnceLock::new(),
+        match_bits: OnceLock::new(),
+    };
+    country
+        .validate()
+        .map_err(|e| Error::invalid("numbering plan", format!("+{code}: {e}")))?;
+    country.derive_tables();
+    Ok(country)
 }
 
 /// Prefix patterns persist as their anchored pattern text and are recompiled on load.
@@ -843,7 +1126,7 @@ pub(crate) mod tests {
         let good = sample_plan().to_bytes().unwrap();
         let decode = || -> NumberingPlan { postcard::from_bytes(&good[24..]).unwrap() };
         type Damage = fn(&mut NumberingPlan);
-        let damages: [(&str, Damage); 9] = [
+        let damages: [(&str, Damage); 11] = [
             ("country-code index has 0 entries", |p| p.cc_index.clear()),
             ("country-code index has 999", |p| p.cc_index.truncate(999)),
             ("+7 points at country 99", |p| p.cc_index[7] = 99),
@@ -854,6 +1137,27 @@ pub(crate) mod tests {
             ("no territory", |p| p.countries[0].territories.clear()),
             ("pattern 9999", |p| {
                 p.countries[0].territories[0].types[MOBILE].pattern = Some(9999)
+            }),
+            ("used twice", |p| {
+                let t = &mut p.countries[0].territories[0];
+                t.types[MOBILE].pattern = t.general.pattern;
+            }),
+            ("territories, at most 64", |p| {
+                let c = &mut p.countries[0];
+                let t = c.territories.pop().unwrap();
+                let bare = |t: &Territory| Territory {
+                    general: Desc::default(),
+                    types: [Desc::default(); 10],
+                    leading: None,
+                    possible_lengths: Vec::new(),
+                    local_lengths: Vec::new(),
+                    international_prefix: None,
+                    national_prefix_for_parsing: None,
+                    national_prefix_transform: None,
+                    allowed: LengthBits::default(),
+                    ..*t
+                };
+                c.territories.extend((0..65).map(|_| bare(&t)));
             }),
             ("range names: entry 0", |p| p.names.clear()),
             ("range trie", |p| {
@@ -880,6 +1184,92 @@ pub(crate) mod tests {
             }
         }
         assert!(NumberingPlan::from_bytes(&decode().to_bytes().unwrap(), "t").is_ok());
+    }
+
+    /// The classification as it was before the derived tables: the DFA's whole match set,
+    /// then each description of each territory tested in turn.
+    fn reference_classify(plan: &NumberingPlan, number: Number) -> Classification {
+        let mut out = Classification::unknown(number);
+        let Some(country) = plan.country(number.country_code()) else {
+            return out;
+        };
+        let mut buf = [0u8; MAX_DIGITS];
+        let nsn = &number.digits(&mut buf)[number.country_code_len()..];
+        let dfa = &country.dfa;
+        let mut sid = dfa
+            .start_state_forward(&Input::new(nsn).anchored(Anchored::Yes))
+            .unwrap();
+        for &b in nsn {
+            sid = dfa.next_state(sid, b);
+        }
+        sid = dfa.next_eoi_state(sid);
+        let set: std::collections::HashSet<u16> = if dfa.is_match_state(sid) {
+            (0..dfa.match_len(sid))
+                .map(|i| dfa.match_pattern(sid, i).as_u32() as u16)
+                .collect()
+        } else {
+            Default::default()
+        };
+        let len = nsn.len();
+        let hit = |d: &Desc| {
+            d.lengths.is_none_or(|m| len < 32 && m & (1 << len) != 0)
+                && d.pattern.is_some_and(|p| set.contains(&p))
+        };
+        let type_of = |t: &Territory| {
+            if !hit(&t.general) {
+                return NumberType::Unknown;
+            }
+            if let Some(slot) = (0..FIXED).find(|&s| hit(&t.types[s])) {
+                return TYPE_ORDER[slot].1;
+            }
+            let mobile = hit(&t.types[MOBILE]);
+            match (hit(&t.types[FIXED]), t.same_mobile_and_fixed, mobile) {
+                (true, true, _) | (true, _, true) => NumberType::FixedLineOrMobile,
+                (true, _, _) => NumberType::FixedLine,
+                (false, false, true) => NumberType::Mobile,
+                _ => NumberType::Unknown,
+            }
+        };
+        let chosen = if country.territories.len() == 1 {
+            let t = &country.territories[0];
+            Some((t, type_of(t)))
+        } else {
+            country.territories.iter().find_map(|t| {
+                let ty = type_of(t);
+                let claims = match t.leading {
+                    Some(p) => set.contains(&p),
+                    None => ty != NumberType::Unknown,
+                };
+                claims.then_some((t, ty))
+            })
+        };
+        if let Some((t, ty)) = chosen {
+            out.region = Some(t.region);
+            out.number_type = ty;
+            out.valid = ty != NumberType::Unknown;
+        }
+        out
+    }
+
+    proptest::proptest! {
+        /// The derived tables answer as the whole match set did, for numbers near real ranges
+        /// (a known start, then any digits) and for any digits at all.
+        #[test]
+        fn classification_matches_the_reference(
+            cc in proptest::sample::select(vec![1u16, 7, 800, 44]),
+            start in proptest::sample::select(vec![
+                "", "7", "70", "701", "727", "7272", "33622", "3", "6", "8", "80", "800", "9",
+                "916", "495", "201", "2015", "613", "242", "1", "0",
+            ]),
+            rest in "[0-9]{0,11}",
+        ) {
+            let plan = sample_plan();
+            let nsn = format!("{start}{rest}");
+            let number = Number::from_parts(cc, nsn.as_bytes()).unwrap();
+            proptest::prop_assert_eq!(plan.classify(number), reference_classify(&plan, number));
+            let loaded = NumberingPlan::from_bytes(&plan.to_bytes().unwrap(), "t").unwrap();
+            proptest::prop_assert_eq!(loaded.classify(number), reference_classify(&plan, number));
+        }
     }
 
     #[test]

@@ -31,6 +31,21 @@ struct Entry {
     tags: u64,
 }
 
+impl Entry {
+    /// What one matching prefix changes in a classification.
+    #[inline]
+    fn lay_over(&self, c: &mut Classification) {
+        c.tags |= self.tags;
+        if let Some(r) = self.region {
+            c.region = Some(r);
+        }
+        if let Some(t) = self.number_type {
+            c.number_type = t;
+            c.valid = t != NumberType::Unknown;
+        }
+    }
+}
+
 /// A compiled overlay.
 #[derive(Clone, Debug, Default)]
 pub struct Overlay {
@@ -114,16 +129,17 @@ impl Overlay {
         if self.trie.is_empty() {
             return;
         }
-        self.trie.for_each_prefix(digits, |_, e| {
-            c.tags |= e.tags;
-            if let Some(r) = e.region {
-                c.region = Some(r);
-            }
-            if let Some(t) = e.number_type {
-                c.number_type = t;
-                c.valid = t != NumberType::Unknown;
-            }
-        });
+        self.trie.for_each_prefix(digits, |_, e| e.lay_over(c));
+    }
+
+    /// [`Overlay::apply`] given the E.164 digits as country code and NSN, not joined.
+    #[inline]
+    pub fn apply_split(&self, cc: &[u8], nsn: &[u8], c: &mut Classification) {
+        if self.trie.is_empty() {
+            return;
+        }
+        self.trie
+            .for_each_prefix_split(cc, nsn, |_, e| e.lay_over(c));
     }
 
     /// Overlay carrier and location name ids (marked with [`OVERLAY_NAME`]) for `digits`,

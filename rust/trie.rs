@@ -118,7 +118,24 @@ impl<V> PrefixTrie<V> {
     /// panics: an index out of range (a trie not [`validate`](PrefixTrie::validate)d) ends the
     /// walk there.
     #[inline]
-    pub fn for_each_prefix<'a>(&'a self, digits: &[u8], mut visit: impl FnMut(usize, &'a V)) {
+    pub fn for_each_prefix<'a>(&'a self, digits: &[u8], visit: impl FnMut(usize, &'a V)) {
+        self.walk(digits.iter().copied(), visit);
+    }
+
+    /// [`PrefixTrie::for_each_prefix`] of the digits `head` followed by `tail`, without
+    /// joining them first.
+    #[inline]
+    pub fn for_each_prefix_split<'a>(
+        &'a self,
+        head: &[u8],
+        tail: &[u8],
+        visit: impl FnMut(usize, &'a V),
+    ) {
+        self.walk(head.iter().chain(tail).copied(), visit);
+    }
+
+    #[inline]
+    fn walk<'a>(&'a self, digits: impl Iterator<Item = u8>, mut visit: impl FnMut(usize, &'a V)) {
         let Some(&root) = self.nodes.first() else {
             return;
         };
@@ -126,7 +143,7 @@ impl<V> PrefixTrie<V> {
         if let Some(v) = self.value(node) {
             visit(0, v);
         }
-        for (i, &b) in digits.iter().enumerate() {
+        for (i, b) in digits.enumerate() {
             let d = b.wrapping_sub(b'0');
             if d > 9 || node.mask & (1 << d) == 0 {
                 return;
@@ -327,6 +344,26 @@ mod tests {
             prop_assert_eq!(t.longest_prefix(probe.as_bytes()), expected);
             prop_assert_eq!(t.len(), model.len());
             prop_assert_eq!(t.validate(), Ok(()));
+        }
+
+        /// Walking two parts visits what walking them joined does, at the same depths.
+        #[test]
+        fn split_walk_is_the_joined_walk(
+            entries in proptest::collection::vec(("[0-9]{0,6}", 0u32..1000), 0..60),
+            probe in "[0-9x]{0,9}",
+            at in 0usize..10,
+        ) {
+            let mut b = TrieBuilder::new();
+            for (p, v) in &entries {
+                b.insert(p.as_bytes(), *v);
+            }
+            let t = b.build();
+            let (head, tail) = probe.as_bytes().split_at(at.min(probe.len()));
+            let mut joined = Vec::new();
+            t.for_each_prefix(probe.as_bytes(), |n, v| joined.push((n, *v)));
+            let mut split = Vec::new();
+            t.for_each_prefix_split(head, tail, |n, v| split.push((n, *v)));
+            prop_assert_eq!(split, joined);
         }
     }
 }

@@ -29,7 +29,7 @@ mod suggest;
 pub use compile::Scope;
 pub use load::{FileStamp, Files, ListDecl, PrefixListDecl, DEFAULT_VELOCITY_KEYS};
 
-use crate::normalize::{normalize, DialPlan, Ingress, Invalid};
+use crate::normalize::{normalize, normalize_classify, DialPlan, Ingress, Invalid};
 use crate::number::{Number, MAX_DIGITS};
 use crate::numberlist::NumberList;
 use crate::numplan::{Classification, NumberingPlan};
@@ -278,10 +278,11 @@ impl Policy {
         c
     }
 
-    /// Normalises and classifies in one step.
+    /// Normalises and classifies in one step (the same as [`Policy::normalize`], then
+    /// [`Policy::classify`], with what normalising learnt carried over).
     #[inline]
     pub fn lookup(&self, raw: &str, ingress: Ingress) -> NumberInfo {
-        self.normalize(raw, ingress).map(|n| self.classify(n))
+        normalize_classify(&self.plan, &self.dial, raw, ingress, &self.overlay)
     }
 
     /// Carrier and location of a classified number: the plan's, overridden by the overlay's.
