@@ -767,6 +767,19 @@ mod tests {
     }
 
     #[test]
+    fn columns_are_ordered_only_when_rules_read_counters() {
+        let section_only = policy("home_region = \"KZ\"\n[velocity]\nshards = 4\n");
+        assert!(section_only.velocity().is_some());
+        assert_eq!(column_threads(&section_only, 2), 2);
+        assert_eq!(column_threads(&section_only, 0), 1);
+        assert_eq!(column_threads(&section_only, 1000), 64);
+        let reads = policy(
+            "home_region = \"KZ\"\n[[rules]]\nid = \"burst\"\nwhen = \"caller.calls_1m >= 5\"\nscore = 0.5\n",
+        );
+        assert_eq!(column_threads(&reads, 2), 1);
+    }
+
+    #[test]
     fn scores_rows_and_passes_extra_columns_through() {
         let input = "\u{feff}id,Caller,callee,INGRESS,note\r\n\
             1,+77011234567,87272123456,international,\"spoof, from abroad\"\r\n\
@@ -1161,16 +1174,15 @@ pub struct ScoredColumns {
 }
 
 /// Scores `rows` rows given as columns in [`CALL_FIELDS`] order. Rows are scored in order on
-/// one thread when the policy keeps velocity counters (so counters see the calls in table
-/// order); otherwise on up to `threads` threads.
+/// one thread when the policy's rules read velocity counters (so counters see the calls in
+/// table order); otherwise on up to `threads` threads.
 pub fn score_columns<B: AsRef<[u8]> + Sync>(
     engine: &Engine,
     columns: &[FieldColumn<B>; 9],
     rows: usize,
     threads: usize,
 ) -> ScoredColumns {
-    let ordered = engine.policy().velocity().is_some();
-    let threads = if ordered { 1 } else { threads.clamp(1, 64) };
+    let threads = column_threads(&engine.policy(), threads);
     let chunk = rows.div_ceil(threads).max(1);
     let parts: Vec<ScoredColumns> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..rows)
@@ -1204,6 +1216,16 @@ pub fn score_columns<B: AsRef<[u8]> + Sync>(
         }
     }
     out
+}
+
+/// Threads [`score_columns`] uses: one when a rule reads counters (a `[velocity]` section
+/// alone records nothing, so it does not order the rows), else `threads` within 1 to 64.
+fn column_threads(policy: &crate::policy::Policy, threads: usize) -> usize {
+    if policy.velocity_keys().contains(&true) {
+        1
+    } else {
+        threads.clamp(1, 64)
+    }
 }
 
 fn score_rows<B: AsRef<[u8]>>(

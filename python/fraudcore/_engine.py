@@ -26,7 +26,7 @@ class Engine(_RustEngine):
         fields) without the GIL; returns a `pyarrow.Table` of `action`, `score`, `reasons` in
         row order. Needs pyarrow (`pip install 'fraudcore[arrow]'`). A row whose fields do not
         parse gets a null action and score and the reason `malformed:FIELD`. Rows run on
-        `threads` threads unless the policy keeps velocity counters (then in row order)."""
+        `threads` threads unless a rule reads velocity counters (then in row order)."""
         from ._table import score_table
 
         return score_table(self, table, threads)
