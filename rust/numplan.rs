@@ -616,12 +616,7 @@ impl Country {
         let Some(start) = self.dfa.universal_start_state(Anchored::Yes) else {
             return [[u64::MAX; GENERAL_TABLE_LEN]; 10];
         };
-        let bytes: Vec<u8> = self
-            .dfa
-            .byte_classes()
-            .representatives(..)
-            .filter_map(|u| u.as_u8())
-            .collect();
+        let bytes = self.representative_bytes();
         // Every live state reachable after a first digit, and its successors.
         let mut index: HashMap<StateID, usize> = HashMap::new();
         let mut states: Vec<StateID> = Vec::new();
@@ -677,18 +672,22 @@ impl Country {
         table.bits.get(slot..slot + self.territories.len())
     }
 
+    /// One byte of each of the DFA's byte classes: every distinct transition out of a state.
+    fn representative_bytes(&self) -> Vec<u8> {
+        self.dfa
+            .byte_classes()
+            .representatives(..)
+            .filter_map(|u| u.as_u8())
+            .collect()
+    }
+
     /// Walks every state reachable from the start and records the bits of each match state
     /// found at the end of input.
     fn match_bits_table(&self) -> MatchBits {
         let Some(start) = self.dfa.universal_start_state(Anchored::Yes) else {
             return MatchBits::default();
         };
-        let bytes: Vec<u8> = self
-            .dfa
-            .byte_classes()
-            .representatives(..)
-            .filter_map(|u| u.as_u8())
-            .collect();
+        let bytes = self.representative_bytes();
         let mut seen: std::collections::HashSet<StateID> = [start].into_iter().collect();
         let mut todo = vec![start];
         let mut ends: BTreeMap<usize, StateID> = BTreeMap::new();
