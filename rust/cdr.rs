@@ -1221,7 +1221,7 @@ pub fn score_columns<B: AsRef<[u8]> + Sync>(
 /// Threads [`score_columns`] uses: one when a rule reads counters (a `[velocity]` section
 /// alone records nothing, so it does not order the rows), else `threads` within 1 to 64.
 fn column_threads(policy: &crate::policy::Policy, threads: usize) -> usize {
-    if policy.velocity_keys().contains(&true) {
+    if policy.reads_counters() {
         1
     } else {
         threads.clamp(1, 64)

@@ -27,7 +27,7 @@ pub struct Snapshot {
     pub policy: Arc<Policy>,
     /// One list per declaration of the policy, in its order.
     pub lists: Vec<Arc<NumberList>>,
-    /// The counters, when the policy reads any.
+    /// The counters, when the policy configures them (`[velocity]`, or a rule reading one).
     pub velocity: Option<Arc<Velocity>>,
     /// Calls each rule matched (by index), since the rule first appeared.
     pub rule_hits: Arc<ShardedCounters>,
@@ -44,7 +44,7 @@ pub struct EngineStats {
     pub would_actions: [u64; 3],
     /// Calls each rule of the current policy matched, and emergency calls.
     pub reasons: BTreeMap<String, u64>,
-    /// The counters' state, when the policy reads counters.
+    /// The counters' state, when the policy configures counters.
     pub velocity: Option<VelocityStats>,
 }
 
@@ -344,7 +344,7 @@ pub fn score_with(snap: &Snapshot, call: &Call<'_>) -> Verdict {
     let emergency = policy.is_emergency(call.callee);
     let mut velocity = [None; 3];
     let time = std::cell::OnceCell::new();
-    if let Some(store) = &snap.velocity {
+    if let Some(store) = snap.velocity.as_ref().filter(|_| policy.reads_counters()) {
         let [by_caller, by_destination, by_trunk] = policy.velocity_keys();
         let event = Event {
             timestamp: *time.get_or_init(|| event_time(call)),

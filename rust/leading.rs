@@ -55,9 +55,7 @@ impl LeadingPattern {
     #[inline]
     pub fn match_end(&self, digits: &[u8]) -> Option<usize> {
         if let Some(literal) = &self.literal {
-            let hit =
-                literal.len() <= digits.len() && literal.iter().zip(digits).all(|(l, d)| l == d);
-            return hit.then_some(literal.len());
+            return starts_with(digits, literal).then_some(literal.len());
         }
         let Some((dfa, start)) = self.dfa.get_or_init(|| build(self.regex.as_str())) else {
             let text = std::str::from_utf8(digits).ok()?;
@@ -115,6 +113,13 @@ fn build(anchored: &str) -> Option<(dense::DFA<Vec<u32>>, StateID)> {
         .start_state_forward(&Input::new(&b""[..]).anchored(Anchored::Yes))
         .ok()?;
     Some((dfa, start))
+}
+
+/// `d.starts_with(prefix)` for the few digits of a dialling prefix, compared in place rather
+/// than by a call to memcmp.
+#[inline]
+pub(crate) fn starts_with(d: &[u8], prefix: &[u8]) -> bool {
+    prefix.len() <= d.len() && prefix.iter().zip(d).all(|(p, b)| p == b)
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@
 //! (`8` in KZ) and a bare national significant number, exactly as phonenumbers' `parse` does
 //! with the home region as default region.
 
-use crate::leading::LeadingPattern;
+use crate::leading::{starts_with, LeadingPattern};
 use crate::number::Number;
 use crate::numplan::{Classification, Country, LengthCheck, NumberingPlan, Run, Territory};
 use crate::numtype::Region;
@@ -206,7 +206,7 @@ struct Normalized<'p, 'd> {
 }
 
 /// A country code's digits (one to three).
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 struct CcText {
     digits: [u8; 3],
     len: u8,
@@ -234,8 +234,8 @@ pub struct DialPlan {
     region: Region,
     home: (usize, usize),
     country_code: u16,
-    cc_digits: [u8; 3],
-    cc_len: u8,
+    /// The home country code's digits.
+    cc_text: CcText,
     idd: Option<LeadingPattern>,
     extra_idd: Vec<Vec<u8>>,
 }
@@ -278,16 +278,12 @@ impl DialPlan {
             }
             extra_idd.push(digits);
         }
-        let mut cc_digits = [0u8; 3];
-        let text = country.code.to_string();
-        let cc_len = text.len().min(3);
-        cc_digits[..cc_len].copy_from_slice(&text.as_bytes()[..cc_len]);
+        let cc_text = CcText::new(country.code.to_string().as_bytes());
         Ok(DialPlan {
             region: r,
             home,
             country_code: country.code,
-            cc_digits,
-            cc_len: cc_len as u8,
+            cc_text,
             idd,
             extra_idd,
         })
@@ -301,15 +297,6 @@ impl DialPlan {
     /// The home country calling code.
     pub fn country_code(&self) -> u16 {
         self.country_code
-    }
-
-    /// The home country calling code's digits.
-    fn country_code_digits(&self) -> &[u8] {
-        &self.cc_digits[..usize::from(self.cc_len)]
-    }
-
-    fn cc_text(&self) -> CcText {
-        CcText::new(self.country_code_digits())
     }
 
     /// Length of an international prefix at the start of `d`, if one is there and is followed
@@ -524,9 +511,9 @@ fn national<'p, 'd>(
         .territory_at(dial.home)
         .ok_or(Invalid::UnknownCountryCode)?;
     let hi = dial.home.1;
-    let cc = (dial.country_code, dial.cc_text());
+    let cc = (dial.country_code, dial.cc_text);
     let mut full = Nsn::new(d);
-    let cc_text = dial.country_code_digits();
+    let cc_text = dial.cc_text.as_slice();
     if starts_with(d, cc_text) {
         let rest = &mut Nsn::new(&d[cc_text.len()..]);
         let mut p = strip_national_prefix(country, hi, home, rest, home_scratch);
@@ -648,13 +635,6 @@ fn strip_national_prefix<'d>(
         return *nsn;
     }
     candidate
-}
-
-/// `d.starts_with(prefix)` for the few digits of a dialling prefix, compared in place rather
-/// than by a call to memcmp.
-#[inline]
-fn starts_with(d: &[u8], prefix: &[u8]) -> bool {
-    prefix.len() <= d.len() && prefix.iter().zip(d).all(|(p, b)| p == b)
 }
 
 fn country_code_of(d: &[u8]) -> u16 {

@@ -141,6 +141,7 @@ fn digit_count(v: u64) -> usize {
         0..=9 => 1,
         10..=99 => 2,
         100..=999 => 3,
+        1_000..=9_999 => 4,
         _ => 4 + digit_count(v / 10_000),
     }
 }
@@ -163,6 +164,26 @@ mod tests {
         assert!(Number::from_parts(7, b"123456789012345678").is_some());
         assert!(Number::from_parts(7, b"1234567890123456789").is_none());
         assert!(Number::from_parts(0, b"1").is_none());
+    }
+
+    #[test]
+    fn counts_digits_at_every_width() {
+        for v in [
+            0u64,
+            9,
+            10,
+            99,
+            100,
+            999,
+            1_000,
+            9_999,
+            10_000,
+            65_535,
+            99_999_999,
+            100_000_000,
+        ] {
+            assert_eq!(digit_count(v), v.to_string().len(), "{v}");
+        }
     }
 
     proptest::proptest! {

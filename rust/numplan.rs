@@ -480,8 +480,9 @@ impl Classification {
 }
 
 impl Country {
-    /// Territory checks for [`NumberingPlan::validate`]: pattern ids the DFA has, region codes
-    /// that read back, sorted lengths.
+    /// Territory checks for [`NumberingPlan::validate`]: at most [`MAX_TERRITORIES`]
+    /// territories, pattern ids the DFA has and no pattern used by two descriptions (the
+    /// derived tables rely on both), region codes that read back, sorted lengths.
     fn validate(&self) -> std::result::Result<(), String> {
         let patterns = self.dfa.pattern_len();
         if patterns > MAX_PATTERNS {
@@ -716,15 +717,21 @@ impl Country {
                 break;
             };
             let mut bits = vec![0 as DescBits; self.territories.len()];
-            self.for_each_match(Run(Some(sid)), |t, bit| {
-                if let Some(m) = bits.get_mut(t) {
-                    *m |= 1 << bit;
-                }
-            });
+            self.gather_bits(Run(Some(sid)), &mut bits);
             table.bits.extend(bits);
             table.slots[index - first] = slot;
         }
         table
+    }
+
+    /// The description bits of each territory (`out[t]`) that the patterns matched by `run`
+    /// carry.
+    fn gather_bits(&self, run: Run, out: &mut [DescBits]) {
+        self.for_each_match(run, |t, bit| {
+            if let Some(m) = out.get_mut(t) {
+                *m |= 1 << bit;
+            }
+        });
     }
 
     /// Classifies a number of this country given the run over its NSN of `len` digits:
@@ -733,16 +740,16 @@ impl Country {
     #[inline]
     pub(crate) fn classify(&self, number: Number, len: usize, run: Run) -> Classification {
         let mut out = Classification::unknown(number);
-        let mut matched = [0 as DescBits; MAX_TERRITORIES];
-        let table = self.end_bits(run);
-        if table.is_none() {
-            self.for_each_match(run, |t, bit| {
-                if let Some(m) = matched.get_mut(t) {
-                    *m |= 1 << bit;
-                }
-            });
-        }
-        let found = table.unwrap_or(&matched);
+        let matched;
+        let found = match self.end_bits(run) {
+            Some(bits) => bits,
+            None => {
+                let mut bits = [0 as DescBits; MAX_TERRITORIES];
+                self.gather_bits(run, &mut bits);
+                matched = bits;
+                &matched
+            }
+        };
         let bits = |i: usize| found.get(i).copied().unwrap_or(0);
         let chosen = if let [t] = self.territories.as_slice() {
             Some((t, t.number_type(bits(0), len)))

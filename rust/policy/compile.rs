@@ -48,8 +48,18 @@ pub fn compile(expr: &Expr, scope: &Scope) -> R<Program> {
 }
 
 /// Appends a node testing `pred` (reusing an equal predicate already in the program), going
+/// to `on_true` or `on_false`; with `negate`, the other way round.
+fn negatable_leaf(p: &mut Program, pred: Pred, negate: bool, on_true: Target, on_false: Target) {
+    if negate {
+        leaf(p, pred, on_false, on_true);
+    } else {
+        leaf(p, pred, on_true, on_false);
+    }
+}
+
+/// Appends a node testing `pred` (reusing an equal predicate already in the program), going
 /// to `on_true` or `on_false`.
-fn leaf(p: &mut Program, pred: Pred, on_true: Target, on_false: Target) -> R<()> {
+fn leaf(p: &mut Program, pred: Pred, on_true: Target, on_false: Target) {
     let i = p.preds.iter().position(|q| *q == pred).unwrap_or_else(|| {
         p.preds.push(pred);
         p.preds.len() - 1
@@ -60,7 +70,6 @@ fn leaf(p: &mut Program, pred: Pred, on_true: Target, on_false: Target) -> R<()>
         on_true,
         on_false,
     });
-    Ok(())
 }
 
 /// How many nodes a condition compiles to: one per test.
@@ -108,14 +117,10 @@ fn emit(
             }
         }
         Expr::Not(inner) => emit(inner, scope, prog, depth + 1, on_false, on_true)?,
-        Expr::Bare(operand, at) => leaf(prog, bare(operand, *at)?, on_true, on_false)?,
+        Expr::Bare(operand, at) => leaf(prog, bare(operand, *at)?, on_true, on_false),
         Expr::Cmp { left, op, right } => {
             let (pred, negate) = comparison(left, *op, right, scope)?;
-            if negate {
-                leaf(prog, pred, on_false, on_true)?;
-            } else {
-                leaf(prog, pred, on_true, on_false)?;
-            }
+            negatable_leaf(prog, pred, negate, on_true, on_false);
         }
         Expr::In {
             left,
@@ -123,11 +128,7 @@ fn emit(
             right,
         } => {
             let pred = membership(left, right, scope)?;
-            if *negated {
-                leaf(prog, pred, on_false, on_true)?;
-            } else {
-                leaf(prog, pred, on_true, on_false)?;
-            }
+            negatable_leaf(prog, pred, *negated, on_true, on_false);
         }
     }
     Ok(())

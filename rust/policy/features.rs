@@ -558,11 +558,7 @@ impl<'a> Facts<'a> {
     /// The classification of one of the numbers, if it parsed.
     #[inline]
     pub fn number(&self, who: Who) -> Option<&'a Classification> {
-        match who {
-            Who::Caller => self.caller.as_ref().ok(),
-            Who::Callee => self.callee.as_ref().ok(),
-            Who::NetworkNumber => self.network_number.and_then(|n| n.as_ref().ok()),
-        }
+        self.info(who).and_then(|i| i.as_ref().ok())
     }
 
     /// The value of a feature.

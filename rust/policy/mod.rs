@@ -252,6 +252,12 @@ impl Policy {
         self.velocity_keys
     }
 
+    /// Some rule reads a counter, so scoring records calls (a `[velocity]` section alone
+    /// configures the counters but records nothing).
+    pub fn reads_counters(&self) -> bool {
+        self.velocity_keys.contains(&true)
+    }
+
     /// The range overlay (the overlay file and the prefix lists).
     pub fn overlay(&self) -> &Overlay {
         &self.overlay

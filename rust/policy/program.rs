@@ -101,13 +101,6 @@ pub struct Node {
     pub(super) on_false: Target,
 }
 
-impl Node {
-    /// Where to go when the check holds, and when it does not.
-    pub fn targets(&self) -> (Target, Target) {
-        (self.on_true, self.on_false)
-    }
-}
-
 /// A predicate in the form it is evaluated: the common shapes read their feature directly,
 /// without building a [`Val`]; every other predicate is tested as written.
 #[derive(Clone, Debug, PartialEq)]

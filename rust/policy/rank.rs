@@ -8,7 +8,7 @@
 //! by it would put it.
 
 use super::features::Feature;
-use super::program::{Node, Pred, Program};
+use super::program::{Check, Node, Pred, Program, FALSE};
 use super::{Rule, EMERGENCY_REASON};
 use crate::verdict::{Action, ReasonId};
 use std::cmp::Ordering;
@@ -77,7 +77,11 @@ impl Ranking {
                 rule.start = nodes.len();
                 nodes.extend_from_slice(program.nodes());
                 if program.nodes().is_empty() {
-                    nodes.push(Program::single(Pred::Const(false)).nodes[0].clone());
+                    nodes.push(Node {
+                        check: Check::Const(false),
+                        on_true: FALSE,
+                        on_false: FALSE,
+                    });
                 }
                 rule
             })

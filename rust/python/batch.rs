@@ -141,24 +141,14 @@ fn column(py: Python<'_>, spec: &Bound<'_, PyAny>) -> PyResult<crate::cdr::Field
     }
 }
 
-/// Result buffers of a columnar scoring: actions (u8 codes), scores (f64 LE), reason offsets
-/// (i64 LE), reasons (UTF-8), malformed count, first malformed rows.
-/// [`ColumnsOut`] as Python objects.
+/// Result buffers of a columnar scoring as `bytes`: actions (u8 codes), scores (f64 in the
+/// machine's byte order), reason offsets (i64), reasons (UTF-8); then the malformed count and
+/// the first malformed rows.
 pub(super) type ColumnsPy = (
     Py<PyBytes>,
     Py<PyBytes>,
     Py<PyBytes>,
     Py<PyBytes>,
-    u64,
-    Vec<(usize, String)>,
-);
-
-/// Result buffers of a columnar scoring.
-pub(super) type ColumnsOut = (
-    Vec<u8>,
-    Vec<u8>,
-    Vec<u8>,
-    Vec<u8>,
     u64,
     Vec<(usize, String)>,
 );
@@ -169,7 +159,7 @@ pub(super) fn score_column_specs(
     rows: usize,
     specs: &Bound<'_, PyAny>,
     threads: usize,
-) -> PyResult<ColumnsOut> {
+) -> PyResult<ColumnsPy> {
     let mut cols: Vec<crate::cdr::FieldColumn<Bytes>> = Vec::with_capacity(9);
     for i in 0..9 {
         cols.push(column(py, &specs.get_item(i)?)?);
@@ -178,14 +168,14 @@ pub(super) fn score_column_specs(
         .try_into()
         .map_err(|_| value_error(py, "columns", "nine column specs expected".into()))?;
     let out = py.detach(|| crate::cdr::score_columns(engine, &cols, rows, threads));
-    // Arrow buffers hold values in the machine's byte order: the vectors' own bytes.
-    let scores = bytemuck::cast_slice::<f64, u8>(&out.scores).to_vec();
-    let offsets = bytemuck::cast_slice::<i64, u8>(&out.reason_offsets).to_vec();
+    // Arrow buffers hold values in the machine's byte order: the vectors' own bytes, copied
+    // once, into the `bytes` objects.
+    let b = |v: &[u8]| PyBytes::new(py, v).unbind();
     Ok((
-        out.actions,
-        scores,
-        offsets,
-        out.reasons,
+        b(&out.actions),
+        b(bytemuck::cast_slice::<f64, u8>(&out.scores)),
+        b(bytemuck::cast_slice::<i64, u8>(&out.reason_offsets)),
+        b(&out.reasons),
         out.malformed,
         out.first_malformed,
     ))

@@ -152,9 +152,7 @@ impl PyEngine {
         columns: &Bound<'_, PyAny>,
         threads: usize,
     ) -> PyResult<ColumnsPy> {
-        let (a, s, o, r, n, m) = score_column_specs(py, &self.inner, rows, columns, threads)?;
-        let b = |v: Vec<u8>| PyBytes::new(py, &v).unbind();
-        Ok((b(a), b(s), b(o), b(r), n, m))
+        score_column_specs(py, &self.inner, rows, columns, threads)
     }
 
     /// E.164 form of a raw number read on `ingress`, or None if it is not a number.

@@ -39,8 +39,25 @@ impl Params {
 
     /// The key whose newest second is `newest` has nothing left in any window at `second`.
     pub fn expired(&self, newest: u32, second: u32) -> bool {
-        self.bucket(second) > self.bucket(newest).saturating_add(LONG_BUCKETS)
+        expired_buckets(self.bucket(newest), self.bucket(second))
     }
+}
+
+/// The slot of the second `age` (below 60) before `now` in a per-second `ring` whose newest
+/// `valid` slots hold data: the stale slots up to it are zeroed first and counted as valid.
+#[inline]
+fn made_valid<T: Default>(ring: &mut [T; SECONDS], valid: &mut u8, now: u32, age: u32) -> usize {
+    for a in u32::from(*valid)..=age {
+        ring[((now - a) % MINUTE) as usize] = T::default();
+    }
+    *valid = (*valid).max(age as u8 + 1);
+    ((now - age) % MINUTE) as usize
+}
+
+/// [`Params::expired`] given the two seconds' buckets.
+#[inline]
+fn expired_buckets(newest: u32, bucket: u32) -> bool {
+    bucket > newest.saturating_add(LONG_BUCKETS)
 }
 
 /// One long-window bucket: calls, short calls, calls of known duration.
@@ -164,7 +181,7 @@ impl Window {
         p: &Params,
     ) -> Counters {
         let (bucket, newest) = (p.bucket(second), p.bucket(self.now));
-        if bucket > newest.saturating_add(LONG_BUCKETS) {
+        if expired_buckets(newest, bucket) {
             self.reset(second);
         } else if second > self.now {
             self.advance(second, newest, bucket);
@@ -223,22 +240,22 @@ impl Window {
         self.counters_at_now(newest, fresh)
     }
 
+    /// The slot of the second `age` (below 60) before `now` in a per-second ring.
+    #[inline]
+    fn sec_slot(&self, age: u32) -> usize {
+        ((self.now - age) % MINUTE) as usize
+    }
+
     /// The `sec_calls` slot of the second `age` (below 60) before `now`, made valid.
     fn calls_slot(&mut self, age: u32) -> usize {
-        for a in u32::from(self.calls_valid)..=age {
-            self.sec_calls[((self.now - a) % MINUTE) as usize] = 0;
-        }
-        self.calls_valid = self.calls_valid.max(age as u8 + 1);
-        ((self.now - age) % MINUTE) as usize
+        let now = self.now;
+        made_valid(&mut self.sec_calls, &mut self.calls_valid, now, age)
     }
 
     /// The `sec_displaced` slot of the second `age` (below 60) before `now`, made valid.
     fn displaced_slot(&mut self, age: u32) -> usize {
-        for a in u32::from(self.displaced_valid)..=age {
-            self.sec_displaced[((self.now - a) % MINUTE) as usize] = 0;
-        }
-        self.displaced_valid = self.displaced_valid.max(age as u8 + 1);
-        ((self.now - age) % MINUTE) as usize
+        let now = self.now;
+        made_valid(&mut self.sec_displaced, &mut self.displaced_valid, now, age)
     }
 
     /// The `long` slot of the bucket `back` (at most 12) before `bn = bucket(now)`, made valid
@@ -413,7 +430,7 @@ impl Window {
         if d < MINUTE {
             // Seconds in (t - 60, now], as ages before `now`: below 60 - d, and valid.
             let in_minute = |valid: u8| 0..u32::from(valid).min(MINUTE - d);
-            let slot = |a: u32| ((self.now - a) % MINUTE) as usize;
+            let slot = |a: u32| self.sec_slot(a);
             let calls: u64 = in_minute(self.calls_valid)
                 .map(|a| u64::from(self.sec_calls[slot(a)]))
                 .sum();
@@ -438,7 +455,7 @@ impl Window {
     /// Checks that the running totals agree with the rings (tests only).
     #[cfg(test)]
     pub fn check(&self) {
-        let slot = |a: u32| ((self.now - a) % MINUTE) as usize;
+        let slot = |a: u32| self.sec_slot(a);
         let calls: u32 = (0..u32::from(self.calls_valid))
             .map(|a| u32::from(self.sec_calls[slot(a)]))
             .sum();
