@@ -5,27 +5,41 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 /// Rows of cells; a thread keeps to one row for its life.
 const SHARDS: usize = 8;
-/// Cells per cache-line pair (128 bytes): rows are whole multiples of it apart.
+/// Cells per cache-line pair (128 bytes): rows are whole lines.
 const LINE_CELLS: usize = 16;
+
+/// A cache-line pair of cells, aligned so that no two rows share a line (nor the adjacent
+/// line the hardware prefetches with it).
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Line([AtomicU64; LINE_CELLS]);
 
 /// A fixed number of `u64` counters, sharded by thread. Memory: `8 × slots` cells rounded up
 /// to 128 bytes per row.
 #[derive(Debug)]
 pub struct ShardedCounters {
     slots: usize,
+    /// Lines per row.
     stride: usize,
-    cells: Box<[AtomicU64]>,
+    lines: Box<[Line]>,
 }
 
 impl ShardedCounters {
     /// `slots` counters at zero.
     pub fn new(slots: usize) -> ShardedCounters {
-        let stride = slots.div_ceil(LINE_CELLS).max(1) * LINE_CELLS;
+        let stride = slots.div_ceil(LINE_CELLS).max(1);
         ShardedCounters {
             slots,
             stride,
-            cells: (0..SHARDS * stride).map(|_| AtomicU64::new(0)).collect(),
+            lines: (0..SHARDS * stride).map(|_| Line::default()).collect(),
         }
+    }
+
+    /// The cell of counter `slot` in row `shard`.
+    #[inline]
+    fn cell(&self, shard: usize, slot: usize) -> Option<&AtomicU64> {
+        let line = self.lines.get(shard * self.stride + slot / LINE_CELLS)?;
+        line.0.get(slot % LINE_CELLS)
     }
 
     /// Number of counters.
@@ -42,8 +56,7 @@ impl ShardedCounters {
     #[inline]
     pub fn add(&self, slot: usize, n: u64) {
         if slot < self.slots {
-            let at = thread_shard() * self.stride + slot;
-            if let Some(cell) = self.cells.get(at) {
+            if let Some(cell) = self.cell(thread_shard(), slot) {
                 cell.fetch_add(n, Relaxed);
             }
         }
@@ -55,7 +68,7 @@ impl ShardedCounters {
             return 0;
         }
         (0..SHARDS)
-            .filter_map(|s| self.cells.get(s * self.stride + slot))
+            .filter_map(|s| self.cell(s, slot))
             .map(|c| c.load(Relaxed))
             .fold(0u64, u64::wrapping_add)
     }
@@ -100,5 +113,20 @@ mod tests {
         c.add(3, 5); // out of range: ignored
         assert_eq!(c.get(3), 0);
         assert_eq!(c.len(), 3);
+    }
+
+    #[test]
+    fn rows_never_share_a_cache_line() {
+        let c = ShardedCounters::new(17);
+        let addr = |shard, slot| c.cell(shard, slot).map(|a| a as *const AtomicU64 as usize);
+        assert_eq!(addr(0, 0).map(|a| a % 128), Some(0));
+        for shard in 0..SHARDS - 1 {
+            let (last, next) = (addr(shard, 16), addr(shard + 1, 0));
+            assert!(
+                next.unwrap() / 128 > last.unwrap() / 128,
+                "rows {shard} and {}",
+                shard + 1
+            );
+        }
     }
 }
