@@ -11,10 +11,10 @@ use crate::number::Number;
 use crate::numberlist::NumberList;
 use crate::numplan::Classification;
 use crate::policy::features::Facts;
-use crate::policy::Policy;
+use crate::policy::{Decision, Policy};
 use crate::tally::ShardedCounters;
 use crate::velocity::{Event, Key, Velocity, VelocityStats};
-use crate::verdict::{NumberInfo, ReasonId, Verdict};
+use crate::verdict::{Action, NumberInfo, Reason, ReasonId, Verdict};
 use crate::{Error, Result};
 use arc_swap::ArcSwap;
 use std::collections::BTreeMap;
@@ -258,19 +258,27 @@ impl Engine {
     pub fn score(&self, call: &Call<'_>) -> Verdict {
         let snap = self.state.load();
         let v = score_with(&snap, call);
-        self.count(&snap, &v);
+        self.count(&snap, v.action, v.would_action, &v.reasons);
         v
     }
 
-    fn count(&self, snap: &Snapshot, v: &Verdict) {
+    /// The current snapshot, held for a run of calls: see [`Pinned`].
+    pub fn pin(&self) -> Pinned<'_> {
+        Pinned {
+            engine: self,
+            snap: self.snapshot(),
+        }
+    }
+
+    fn count(&self, snap: &Snapshot, action: Action, would: Action, reasons: &[Reason]) {
         let t = &self.tally;
-        let (action, would) = (v.action.index(), v.would_action.index());
+        let (action, would) = (action.index(), would.index());
         t.add(ACTION_SLOTS + action, 1);
         if would != action {
             t.add(WOULD_ADDED + would, 1);
             t.add(WOULD_REMOVED + action, 1);
         }
-        for r in &v.reasons {
+        for r in reasons {
             match r.id {
                 ReasonId::Rule(i) => snap.rule_hits.add(usize::from(i), 1),
                 ReasonId::Builtin(_) => t.add(EMERGENCY_SLOT, 1),
@@ -327,8 +335,56 @@ pub fn unix_now() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
+/// One snapshot of an [`Engine`] held for a run of calls, as the batch paths score them.
+///
+/// [`Pinned::decide`] counts calls in the engine's statistics as [`Engine::score`] does, but
+/// gives only the [`Decision`]: no per-call handle on the policy (its reference count, shared by
+/// every thread scoring, would bounce between cores on each call) and no looked-up numbers.
+/// A reload or list change reaches calls decided through a new pin; batch paths pin again
+/// every [`Pinned::CALLS`] calls.
+pub struct Pinned<'e> {
+    engine: &'e Engine,
+    snap: Arc<Snapshot>,
+}
+
+impl Pinned<'_> {
+    /// Calls a batch path decides through one pin before it pins again.
+    pub const CALLS: usize = 1024;
+
+    /// The policy that decides (it names the reasons).
+    pub fn policy(&self) -> &Arc<Policy> {
+        &self.snap.policy
+    }
+
+    /// Decides one call and counts it.
+    pub fn decide(&self, call: &Call<'_>) -> Decision {
+        let (d, _) = decide_with(&self.snap, call);
+        self.engine
+            .count(&self.snap, d.action, d.would_action, &d.reasons);
+        d
+    }
+}
+
+/// The numbers a call was decided on: caller, callee and network number, looked up.
+type LookedUp = (NumberInfo, NumberInfo, Option<NumberInfo>);
+
 /// Scores one call against a snapshot.
 pub fn score_with(snap: &Snapshot, call: &Call<'_>) -> Verdict {
+    let (d, (caller, callee, network_number)) = decide_with(snap, call);
+    Verdict {
+        action: d.action,
+        would_action: d.would_action,
+        score: d.score,
+        reasons: d.reasons,
+        caller,
+        callee,
+        network_number,
+        policy: snap.policy.clone(),
+    }
+}
+
+/// Decides one call against a snapshot, with the numbers it looked up.
+fn decide_with(snap: &Snapshot, call: &Call<'_>) -> (Decision, LookedUp) {
     let policy = &*snap.policy;
     let caller = policy.lookup(call.caller, call.ingress);
     // The dialled number was already translated to international format abroad, or is in
@@ -373,16 +429,7 @@ pub fn score_with(snap: &Snapshot, call: &Call<'_>) -> Verdict {
         velocity,
     };
     let d = policy.evaluate(&facts, &snap.lists);
-    Verdict {
-        action: d.action,
-        would_action: d.would_action,
-        score: d.score,
-        reasons: d.reasons,
-        caller,
-        callee,
-        network_number,
-        policy: snap.policy.clone(),
-    }
+    (d, (caller, callee, network_number))
 }
 
 #[cfg(test)]
@@ -467,6 +514,45 @@ action = "allow"
 
     fn list(name: &str, kind: ListKind, keys: Vec<u64>) -> Arc<NumberList> {
         Arc::new(NumberList::build(name, kind, keys, 1e-3, 0).unwrap())
+    }
+
+    #[test]
+    fn pinned_decisions_equal_scores_and_count_alike() {
+        let (scored, pinned) = (engine(), engine());
+        for e in [&scored, &pinned] {
+            e.set_list(list("fraud", ListKind::Block, vec![77011234568]))
+                .unwrap();
+        }
+        let calls = [
+            ("+77011234567", "87272123456", Ingress::International),
+            ("+77011234568", "87272123456", Ingress::National),
+            ("+79161234567", "112", Ingress::International),
+            ("not a number", "87272123456", Ingress::Onnet),
+        ];
+        let pin = pinned.pin();
+        for (caller, callee, ingress) in calls {
+            let call = Call {
+                caller,
+                callee,
+                ingress,
+                ..Call::national()
+            };
+            let (v, d) = (scored.score(&call), pin.decide(&call));
+            assert_eq!((d.action, d.would_action), (v.action, v.would_action));
+            assert_eq!((d.score, &d.reasons), (v.score, &v.reasons));
+        }
+        assert_eq!(scored.stats(), pinned.stats());
+        assert!(pinned.stats().calls == 4 && pinned.stats().actions[2] >= 2);
+        // A pin keeps deciding by the policy it pinned; the next pin sees the reload.
+        let call = Call {
+            caller: "+77011234567",
+            ingress: Ingress::International,
+            ..Call::national()
+        };
+        pinned.reload(policy("home_region = \"KZ\"\n")).unwrap();
+        assert_eq!(pin.decide(&call).action, Action::Block);
+        assert!(!Arc::ptr_eq(pin.policy(), &pinned.policy()));
+        assert_eq!(pinned.pin().decide(&call).action, Action::Allow);
     }
 
     #[test]
