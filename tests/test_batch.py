@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import subprocess
 import sys
@@ -221,6 +222,38 @@ def test_score_many_equals_score_and_names_the_bad_index():
         one.score_many([calls[0], calls[0], {**calls[0], "roaming": "maybe"}])
     with pytest.raises(fraudcore.InvalidTypeError, match=r"calls\[0\]: call"):
         one.score_many([42])
+
+
+def test_score_many_creates_its_verdicts_with_the_collector_paused():
+    """A large batch's verdicts are created without a collection in between (each is a
+    tracked object), and the collector's state is the caller's again afterwards."""
+    call = {"caller": "+77011234567", "callee": "87272123456", "ingress": "international"}
+    engine = fraudcore.Engine.default()
+    collections = []
+
+    def heard(phase, info):
+        if phase == "start":
+            collections.append(info["generation"])
+
+    threshold = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)
+    gc.callbacks.append(heard)
+    try:
+        verdicts = engine.score_many([call] * 3000)
+        assert collections == [] and gc.isenabled()
+        assert len(verdicts) == 3000 and {v.action for v in verdicts} == {"block"}
+        # Without the pause 3000 new tracked objects set off collections.
+        kept = [engine.score(call) for _ in range(3000)]
+        assert collections and len(kept) == 3000
+        gc.disable()
+        try:
+            engine.score_many([call] * 3000)
+            assert not gc.isenabled()
+        finally:
+            gc.enable()
+    finally:
+        gc.callbacks.remove(heard)
+        gc.set_threshold(*threshold)
 
 
 def test_score_table_accepts_pyarrow_polars_and_pandas():

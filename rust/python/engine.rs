@@ -87,8 +87,13 @@ impl PyEngine {
 
     /// Scores an iterable of calls (dicts, Mappings or `fraudcore.Call`s) in order; the
     /// scoring itself runs without the GIL, so other Python threads (and another
-    /// `score_many`) run meanwhile. A bad call raises, naming its index.
-    fn score_many(&self, py: Python<'_>, calls: &Bound<'_, PyAny>) -> PyResult<Vec<PyVerdict>> {
+    /// `score_many`) run meanwhile. A bad call raises, naming its index. Python's cyclic
+    /// garbage collector is paused while the verdicts are created (see `gc.rs`).
+    fn score_many<'py>(
+        &self,
+        py: Python<'py>,
+        calls: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
         let mut owned: Vec<PyCall> = Vec::new();
         let mut given: Vec<Py<PyCall>> = Vec::new();
         // Which source each position uses: a converted dict (true) or a Call object (false).
@@ -120,10 +125,11 @@ impl PyEngine {
                 })
                 .collect::<Vec<_>>()
         });
-        Ok(verdicts
-            .into_iter()
-            .map(|inner| PyVerdict { inner })
-            .collect())
+        let _paused = match verdicts.len() >= super::gc::GC_PAUSE_MIN {
+            true => Some(super::gc::GcPaused::new(py)?),
+            false => None,
+        };
+        PyList::new(py, verdicts.into_iter().map(|inner| PyVerdict { inner }))
     }
 
     /// Scores a CDR CSV file into another (`"-"` for stdin/stdout) as a stream, without the

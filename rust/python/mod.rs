@@ -8,6 +8,7 @@ mod call;
 mod engine;
 mod errors;
 mod fields;
+mod gc;
 mod lists;
 mod plan;
 mod policy;
@@ -33,7 +34,9 @@ use plan::*;
 use policy::*;
 use pyo3::exceptions::PyKeyError;
 use pyo3::prelude::*;
-use pyo3::types::{IntoPyDict, PyBool, PyBytes, PyDict, PyFloat, PyInt, PyString, PyTuple, PyType};
+use pyo3::types::{
+    IntoPyDict, PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType,
+};
 use pyo3::{intern, IntoPyObjectExt};
 use std::borrow::Cow;
 use std::path::PathBuf;
