@@ -33,9 +33,10 @@
 //! lines: 60 one-second buckets (calls, `u16`; displaced callees, `u8`), 13 long-window buckets
 //! (calls, short calls, known durations, `u32` each), 64 callee slots (32-bit fingerprint and
 //! second), the run counter, the minute's running totals, how much of each ring is valid, and
-//! the LRU links. A new key writes the header and the slots its call lands in, not the whole
-//! entry. [`Velocity::bytes_per_key`] is the bound, 724 bytes; at the default cap of 1 000 000
-//! keys the whole structure takes at most 721 MB ([`VelocityConfig::max_memory`]).
+//! the LRU links. A new key's first call writes the entry's first cache line only (the call
+//! is held in the header until the key's second call writes it to the rings).
+//! [`Velocity::bytes_per_key`] is the bound, 724 bytes; at the default cap of 1 000 000 keys
+//! the whole structure takes at most 721 MB ([`VelocityConfig::max_memory`]).
 //!
 //! # Eviction
 //!
