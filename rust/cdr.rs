@@ -20,8 +20,9 @@
 //! the missing fields empty.
 
 use crate::call::{Attestation, Call, Ingress};
+use crate::csvline::Line;
 use crate::engine::Engine;
-use crate::verdict::ReasonId;
+use crate::verdict::{Action, ReasonId};
 use crate::{Error, Result};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -50,6 +51,13 @@ pub struct BadValue;
 /// Parses `roaming`: true/false/1/0/yes/no/y/n/t/f (any case); empty, `unknown`, `none` or
 /// `null` is unknown. `Err(BadValue)` for anything else.
 pub fn parse_roaming(s: &str) -> Result<Option<bool>, BadValue> {
+    // The values as exported, before the trim and the case-blind comparisons.
+    match s {
+        "" => return Ok(None),
+        "true" | "1" => return Ok(Some(true)),
+        "false" | "0" => return Ok(Some(false)),
+        _ => {}
+    }
     let s = s.trim();
     let is = |words: &[&str]| words.iter().any(|w| w.eq_ignore_ascii_case(s));
     if is(&["true", "1", "yes", "y", "t"]) {
@@ -65,6 +73,9 @@ pub fn parse_roaming(s: &str) -> Result<Option<bool>, BadValue> {
 
 /// Parses `attestation`: `A`, `B`, `C` (any case) or empty.
 pub fn parse_attestation(s: &str) -> Result<Option<Attestation>, BadValue> {
+    if s.is_empty() {
+        return Ok(None);
+    }
     match Attestation::parse(s) {
         Some(a) => Ok(Some(a)),
         None if s.trim().is_empty() => Ok(None),
@@ -72,47 +83,66 @@ pub fn parse_attestation(s: &str) -> Result<Option<Attestation>, BadValue> {
     }
 }
 
-/// Parses seconds (`timestamp`, `duration`): a finite decimal, `>= 0` if `non_negative`;
-/// empty is unknown.
-pub fn parse_seconds(s: &str, non_negative: bool) -> Result<Option<f64>, BadValue> {
-    let s = s.trim();
-    if s.is_empty() {
-        return Ok(None);
-    }
-    match decimal(s).map_or_else(|| s.parse::<f64>(), Ok) {
-        Ok(x) if x.is_finite() && (!non_negative || x >= 0.0) => Ok(Some(x)),
-        _ => Err(BadValue),
+/// [`Ingress::parse`], with the names as written looked at first.
+fn ingress(s: &str) -> Option<Ingress> {
+    match s {
+        "international" => Some(Ingress::International),
+        "national" => Some(Ingress::National),
+        "onnet" => Some(Ingress::Onnet),
+        _ => Ingress::parse(s),
     }
 }
 
-/// `[-]digits[.digits]` with at most 15 significant digits, exactly as `str::parse` reads it
-/// (both the integer and the power of ten are exact doubles, so one division rounds
-/// correctly); `None` for anything else.
+/// Parses seconds (`timestamp`, `duration`): a finite decimal, `>= 0` if `non_negative`;
+/// empty is unknown.
+pub fn parse_seconds(s: &str, non_negative: bool) -> Result<Option<f64>, BadValue> {
+    // A plain decimal has no spaces to trim.
+    let x = match decimal(s) {
+        Some(x) => x,
+        None => {
+            let s = s.trim();
+            if s.is_empty() {
+                return Ok(None);
+            }
+            s.parse::<f64>().map_err(|_| BadValue)?
+        }
+    };
+    if x.is_finite() && (!non_negative || x >= 0.0) {
+        Ok(Some(x))
+    } else {
+        Err(BadValue)
+    }
+}
+
+/// `[-]digits[.digits]` whose digits, read as one integer `m`, are at most 2^53, exactly as
+/// `str::parse` reads it; `None` for anything else. With `k` decimals (k ≤ 19 < 23), both `m`
+/// and `10^k` are exact doubles, and IEEE division rounds `m / 10^k` correctly: to the double
+/// nearest the decimal, which is what `str::parse` returns.
 fn decimal(s: &str) -> Option<f64> {
-    const POW10: [f64; 16] = [
-        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    const POW10: [f64; 20] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19,
     ];
     let (negative, digits) = match s.as_bytes() {
         [b'-', rest @ ..] => (true, rest),
         rest => (false, rest),
     };
-    if digits.is_empty() || digits.len() > 16 {
+    // At most 19 digits (and a point): `m` < 10^19 fits a u64.
+    if digits.is_empty() || digits.len() > 20 {
         return None;
     }
-    let (mut m, mut scale, mut point) = (0u64, 0usize, false);
+    let (mut m, mut point) = (0u64, None);
     for (i, &b) in digits.iter().enumerate() {
         match b {
-            b'0'..=b'9' => {
-                m = m * 10 + u64::from(b - b'0');
-                scale += usize::from(point);
-            }
+            // Wrapping: a 20th digit overflows, and is refused below.
+            b'0'..=b'9' => m = m.wrapping_mul(10).wrapping_add(u64::from(b - b'0')),
             // One point, with digits on both sides.
-            b'.' if !point && i > 0 && i + 1 < digits.len() => point = true,
+            b'.' if point.is_none() && i > 0 && i + 1 < digits.len() => point = Some(i),
             _ => return None,
         }
     }
-    // At most 15 digits: below 2^53, so `m as f64` is exact.
-    if digits.len() - usize::from(point) > 15 {
+    let scale = point.map_or(0, |p| digits.len() - 1 - p);
+    if digits.len() - usize::from(point.is_some()) > 19 || m > 1 << 53 {
         return None;
     }
     let x = m as f64 / POW10[scale];
@@ -154,9 +184,12 @@ struct Record {
     data: Vec<u8>,
     /// `(start, end)` of each field in `data`.
     bounds: Vec<(usize, usize)>,
-    /// Read from a line without quotes or carriage returns: `data` is the line itself (the
-    /// fields joined by commas), and no field needs quoting on the way out.
+    /// Read from a line without quotes or carriage returns: the record's bytes are the line
+    /// itself (the fields joined by commas), and no field needs quoting on the way out.
     plain: bool,
+    /// Where a plain line lies in the reader's buffer when [`CsvRows::next_row`] read it
+    /// (`data` is then stale; see [`CsvRows::bytes`]).
+    at: Option<(usize, usize)>,
 }
 
 impl Record {
@@ -164,16 +197,22 @@ impl Record {
         self.bounds.len()
     }
 
+    #[cfg(test)]
     fn get(&self, i: usize) -> Option<&[u8]> {
-        self.bounds.get(i).map(|&(a, b)| &self.data[a..b])
+        self.field(&self.data, i)
+    }
+
+    /// Field `i` of a record whose bytes are `data`.
+    fn field<'a>(&self, data: &'a [u8], i: usize) -> Option<&'a [u8]> {
+        self.bounds.get(i).map(|&(a, b)| &data[a..b])
     }
 }
 
 /// Reads CSV records as the `csv` crate does (RFC 4180 quoting, records ended by LF, CR or
 /// CRLF, blank lines skipped, a UTF-8 BOM dropped before the first record), knowing the line
-/// each record starts on. A line without `"` or an inner CR is split on commas directly; any
-/// other record goes through `csv_core`, whose state between records is always "start of
-/// record", so the two interleave.
+/// each record starts on. A line without `"` or an inner CR is split on commas directly (see
+/// [`crate::csvline`]); any other record goes through `csv_core`, whose state between records
+/// is always "start of record", so the two interleave.
 struct CsvRows<R> {
     input: R,
     buf: Vec<u8>,
@@ -254,7 +293,28 @@ impl<R: Read> CsvRows<R> {
     }
 
     /// The next record, and the 1-based line it starts on; `None` at the end of input.
+    #[cfg(test)]
     fn next(&mut self, rec: &mut Record) -> std::io::Result<Option<u64>> {
+        let line = self.next_row(rec)?;
+        if let Some((a, b)) = rec.at.take() {
+            rec.data.clear();
+            rec.data.extend_from_slice(&self.buf[a..b]);
+        }
+        Ok(line)
+    }
+
+    /// The bytes of the record last read (by [`CsvRows::next_row`] or the header).
+    fn bytes<'a>(&'a self, rec: &'a Record) -> &'a [u8] {
+        match rec.at {
+            Some((a, b)) => &self.buf[a..b],
+            None => &rec.data,
+        }
+    }
+
+    /// The next record, and the 1-based line it starts on; `None` at the end of input. A plain
+    /// line is left in the buffer (`rec.at`), to be read through [`CsvRows::bytes`] before
+    /// the next call.
+    fn next_row(&mut self, rec: &mut Record) -> std::io::Result<Option<u64>> {
         loop {
             // Blank lines are skipped (csv_core would skip them the same way).
             while self.pos < self.end {
@@ -273,38 +333,24 @@ impl<R: Read> CsvRows<R> {
             }
             let line_no = self.newlines + 1;
             let avail = &self.buf[self.pos..self.end];
-            let (len, next) = match memchr::memchr(b'\n', avail) {
-                Some(k) => (k, k + 1),
-                None if self.eof => (avail.len(), avail.len()),
+            match crate::csvline::scan(avail, self.eof, &mut rec.bounds) {
+                Line::Plain { len, next } => {
+                    rec.plain = true;
+                    rec.at = Some((self.pos, self.pos + len));
+                    // `next` > 0: the line starts with a byte that is not a line end.
+                    self.newlines += u64::from(avail[next - 1] == b'\n');
+                    self.pos += next;
+                    return Ok(Some(line_no));
+                }
+                Line::Quoted => return self.quoted(rec).map(|more| more.then_some(line_no)),
                 // A line longer than the buffer streams through csv_core.
-                None if self.pos == 0 && self.end == self.buf.len() => {
+                Line::Open if self.pos == 0 && self.end == self.buf.len() => {
                     return self.quoted(rec).map(|more| more.then_some(line_no));
                 }
-                None => {
+                Line::Open => {
                     self.fill()?;
-                    continue;
                 }
-            };
-            let line = match &avail[..len] {
-                [rest @ .., b'\r'] => rest,
-                line => line,
-            };
-            if memchr::memchr2(b'"', b'\r', line).is_some() {
-                return self.quoted(rec).map(|more| more.then_some(line_no));
             }
-            rec.plain = true;
-            rec.data.clear();
-            rec.data.extend_from_slice(line);
-            rec.bounds.clear();
-            let mut start = 0;
-            for comma in memchr::memchr_iter(b',', line) {
-                rec.bounds.push((start, comma));
-                start = comma + 1;
-            }
-            rec.bounds.push((start, line.len()));
-            self.newlines += u64::from(next > len);
-            self.pos += next;
-            return Ok(Some(line_no));
         }
     }
 
@@ -332,6 +378,7 @@ impl<R: Read> CsvRows<R> {
             }
         }
         rec.plain = false;
+        rec.at = None;
         rec.data.clear();
         rec.data.extend_from_slice(&self.scratch[..out]);
         rec.bounds.clear();
@@ -362,7 +409,7 @@ impl<W: Write> CsvOut<W> {
 
     /// A field that may need quoting.
     fn field(&mut self, f: &[u8]) {
-        if f.iter().any(|&b| matches!(b, b',' | b'"' | b'\r' | b'\n')) {
+        if needs_quotes(f) {
             self.buf.push(b'"');
             for &b in f {
                 if b == b'"' {
@@ -419,7 +466,7 @@ fn header_columns(
 ) -> Result<(Columns, Vec<Vec<u8>>)> {
     // csv_core drops a UTF-8 byte-order mark; the trim below is for safety only.
     let mut out: Vec<Vec<u8>> = (0..header.len())
-        .map(|i| header.get(i).unwrap_or_default().to_vec())
+        .map(|i| header.field(&header.data, i).unwrap_or_default().to_vec())
         .collect();
     let names: Vec<String> = out
         .iter()
@@ -476,31 +523,59 @@ fn header_columns(
     ))
 }
 
-/// Formatted scores by bit pattern: scores repeat, and `{:.6}` costs more than scoring's
-/// bookkeeping.
-struct ScoreText {
-    slots: Vec<(u64, String)>,
+/// A field the CSV writer quotes: one holding a comma, quote, CR or LF.
+fn needs_quotes(f: &[u8]) -> bool {
+    f.iter()
+        .any(|&b| b < 0x2D && matches!(b, b',' | b'"' | b'\r' | b'\n'))
 }
 
-impl ScoreText {
+/// Quotes a field as [`CsvOut::field`] does (its quotes doubled).
+fn quote_field(s: &mut String) {
+    *s = format!("\"{}\"", s.replace('"', "\"\""));
+}
+
+/// `,action,score,` texts by action and score bit pattern: results repeat, and `{:.6}` costs
+/// more than scoring's bookkeeping.
+struct ResultText {
+    slots: Vec<(u64, u8, String)>,
+}
+
+impl ResultText {
     fn new() -> Self {
         // NaN bits: never a score, so the empty slots never match.
-        ScoreText {
-            slots: vec![(f64::NAN.to_bits(), String::new()); 64],
+        ResultText {
+            slots: vec![(f64::NAN.to_bits(), 0, String::new()); 64],
         }
     }
 
-    fn get(&mut self, score: f64) -> &str {
+    /// `,action,score,` (the score as [`write_score`] writes it).
+    fn get(&mut self, action: Action, score: f64) -> &str {
         let bits = score.to_bits();
-        let i = (bits.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize;
+        let a = action.index() as u8;
+        let key = bits ^ u64::from(a);
+        let i = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize;
         let slot = &mut self.slots[i];
-        if slot.0 != bits || score.is_nan() {
+        if slot.0 != bits || slot.1 != a || score.is_nan() {
             slot.0 = bits;
-            slot.1.clear();
-            write_score(&mut slot.1, score);
+            slot.1 = a;
+            slot.2.clear();
+            slot.2.push(',');
+            slot.2.push_str(action.as_str());
+            slot.2.push(',');
+            write_score(&mut slot.2, score);
+            slot.2.push(',');
         }
-        &slot.1
+        &slot.2
     }
+}
+
+/// `(action, score)` of a `,action,score,` text.
+fn split_middle(middle: &str) -> (&str, &str) {
+    let inner = middle
+        .strip_prefix(',')
+        .and_then(|m| m.strip_suffix(','))
+        .unwrap_or(middle);
+    inner.split_once(',').unwrap_or((inner, ""))
 }
 
 /// UTF-8 text of a field, with U+FFFD for bytes that are not.
@@ -546,65 +621,84 @@ pub fn score_csv<R: Read, W: Write>(
     let mut rule_hits = vec![0u64; policy.rules().len()];
     let mut record = Record::default();
     let mut reasons_buf = String::new();
-    let mut scores = ScoreText::new();
-    while let Some(line) = reader.next(&mut record).map_err(io_err)? {
+    let mut results = ResultText::new();
+    // Rule names, and whether one needs quoting in the `reasons` field.
+    let rule_names: Vec<(&str, bool)> = (0..policy.rules().len())
+        .map(|k| {
+            let name = policy.reason_name(&ReasonId::Rule(k as u16));
+            (name, needs_quotes(name.as_bytes()))
+        })
+        .collect();
+    while let Some(line) = reader.next_row(&mut record).map_err(io_err)? {
         summary.rows += 1;
         if summary.rows % 65_536 == 0 {
             if let Some(report) = progress {
                 report(reader.offset());
             }
         }
+        let data = reader.bytes(&record);
         // One UTF-8 check for the row; a field is checked alone only when the row is not
         // UTF-8 (or, quoted, splits a character between fields).
-        let whole = std::str::from_utf8(&record.data).ok();
+        let whole = std::str::from_utf8(data).ok();
         let text = |i: Option<usize>| -> std::borrow::Cow<'_, str> {
             let Some(&(a, b)) = i.and_then(|i| record.bounds.get(i)) else {
                 return std::borrow::Cow::Borrowed("");
             };
             match whole.and_then(|w| w.get(a..b)) {
                 Some(t) => std::borrow::Cow::Borrowed(t),
-                None => utf8(&record.data[a..b]),
+                None => utf8(&data[a..b]),
             }
         };
-        let fields: [std::borrow::Cow<'_, str>; 9] = cols.call.map(text);
+        let slow: [std::borrow::Cow<'_, str>; 9];
         let parsed = if record.len() > width {
             Err(format!(
                 "{} fields where the header has {}",
                 record.len(),
                 width
             ))
+        } else if let Some(f) = whole.and_then(|w| field_strs(w, &record.bounds, &cols.call)) {
+            call_from_strs(f, [None, None])
         } else {
-            call_from_fields(&fields)
+            slow = cols.call.map(text);
+            call_from_fields(&slow)
         };
-        let (action, score, would): (&str, &str, &str) = match &parsed {
+        // `,action,score,` and `would_action`.
+        let (middle, would): (&str, &str) = match &parsed {
             Ok(call) => {
                 let v = engine.score(call);
                 summary.actions[v.action.index()] += 1;
                 let ours = Arc::ptr_eq(&v.policy, &policy);
                 reasons_buf.clear();
+                let mut quote = false;
                 for (i, r) in v.reasons.iter().enumerate() {
-                    let name = v.policy.reason_name(&r.id);
                     if i > 0 {
                         reasons_buf.push(';');
                     }
-                    reasons_buf.push_str(name);
                     match (r.id, ours) {
                         (ReasonId::Rule(k), true) if usize::from(k) < rule_hits.len() => {
                             rule_hits[usize::from(k)] += 1;
+                            let (name, q) = rule_names[usize::from(k)];
+                            reasons_buf.push_str(name);
+                            quote |= q;
                         }
-                        _ => match summary.reasons.get_mut(name) {
-                            Some(n) => *n += 1,
-                            None => {
-                                summary.reasons.insert(name.to_owned(), 1);
+                        _ => {
+                            let name = v.policy.reason_name(&r.id);
+                            reasons_buf.push_str(name);
+                            quote |= needs_quotes(name.as_bytes());
+                            match summary.reasons.get_mut(name) {
+                                Some(n) => *n += 1,
+                                None => {
+                                    summary.reasons.insert(name.to_owned(), 1);
+                                }
                             }
-                        },
+                        }
                     }
                 }
-                (
-                    v.action.as_str(),
-                    scores.get(v.score),
-                    v.would_action.as_str(),
-                )
+                if quote {
+                    // Rare: a reason name with a comma or quote.
+                    quote_field(&mut reasons_buf);
+                }
+                (results.get(v.action, v.score), v.would_action.as_str())
             }
             Err(message) => {
                 summary.malformed += 1;
@@ -625,24 +719,24 @@ pub fn score_csv<R: Read, W: Write>(
                 reasons_buf.clear();
                 reasons_buf.push_str("malformed:");
                 reasons_buf.push_str(malformed_field(message));
-                ("", "", "")
+                if needs_quotes(reasons_buf.as_bytes()) {
+                    quote_field(&mut reasons_buf);
+                }
+                (",,,", "")
             }
         };
         // The input fields (empty past a short row), the results in their columns.
         let out = &mut writer.buf;
         if record.plain && cols.appended && record.len() == width {
-            out.extend_from_slice(&record.data);
-            out.push(b',');
-            out.extend_from_slice(action.as_bytes());
-            out.push(b',');
-            out.extend_from_slice(score.as_bytes());
-            out.push(b',');
-            writer.field(reasons_buf.as_bytes());
+            out.extend_from_slice(data);
+            out.extend_from_slice(middle.as_bytes());
+            out.extend_from_slice(reasons_buf.as_bytes());
             if cols.would.is_some() {
-                writer.buf.push(b',');
-                writer.buf.extend_from_slice(would.as_bytes());
+                out.push(b',');
+                out.extend_from_slice(would.as_bytes());
             }
         } else {
+            let (action, score) = split_middle(middle);
             for i in 0..cols.width {
                 if i > 0 {
                     writer.buf.push(b',');
@@ -652,11 +746,11 @@ pub fn score_csv<R: Read, W: Write>(
                 } else if i == cols.score {
                     writer.buf.extend_from_slice(score.as_bytes());
                 } else if i == cols.reasons {
-                    writer.field(reasons_buf.as_bytes());
+                    writer.buf.extend_from_slice(reasons_buf.as_bytes());
                 } else if Some(i) == cols.would {
                     writer.buf.extend_from_slice(would.as_bytes());
                 } else if i < width {
-                    let f = record.get(i).unwrap_or_default();
+                    let f = record.field(data, i).unwrap_or_default();
                     if record.plain {
                         writer.buf.extend_from_slice(f);
                     } else {
@@ -721,6 +815,28 @@ fn call_with_seconds<'a>(
     f: &'a [std::borrow::Cow<'a, str>; 9],
     numbers: [Option<Option<f64>>; 2],
 ) -> Result<Call<'a>, String> {
+    call_from_strs(std::array::from_fn(|i| &*f[i]), numbers)
+}
+
+/// The call fields of a row whose text is `whole` (fields at `bounds`, call fields at
+/// `columns`): `""` for a column that is absent or past the row's end; `None` when a field
+/// does not lie on character boundaries.
+fn field_strs<'a>(
+    whole: &'a str,
+    bounds: &[(usize, usize)],
+    columns: &[Option<usize>; 9],
+) -> Option<[&'a str; 9]> {
+    let mut out = [""; 9];
+    for (f, c) in out.iter_mut().zip(columns) {
+        if let Some(&(a, b)) = c.and_then(|c| bounds.get(c)) {
+            *f = whole.get(a..b)?;
+        }
+    }
+    Some(out)
+}
+
+/// [`call_with_seconds`] over the field texts themselves.
+fn call_from_strs(f: [&str; 9], numbers: [Option<Option<f64>>; 2]) -> Result<Call<'_>, String> {
     let bad = |field: &str, value: &str, want: &str| {
         let shown: String = value.chars().take(40).collect();
         format!("{field}: {shown:?} is not {want}")
@@ -739,18 +855,18 @@ fn call_with_seconds<'a>(
         }
     };
     Ok(Call {
-        timestamp: seconds("timestamp", &f[0], numbers[0], false)?,
-        caller: &f[1],
-        callee: &f[2],
-        ingress: Ingress::parse(&f[3])
-            .ok_or_else(|| bad("ingress", &f[3], "international, national or onnet"))?,
-        roaming: parse_roaming(&f[4])
-            .map_err(|_| bad("roaming", &f[4], "true/false/1/0/yes/no or empty"))?,
-        attestation: parse_attestation(&f[5])
-            .map_err(|_| bad("attestation", &f[5], "A, B, C or empty"))?,
-        duration: seconds("duration", &f[6], numbers[1], true)?,
-        trunk: &f[7],
-        network_number: (!f[8].trim().is_empty()).then_some(&*f[8]),
+        timestamp: seconds("timestamp", f[0], numbers[0], false)?,
+        caller: f[1],
+        callee: f[2],
+        ingress: ingress(f[3])
+            .ok_or_else(|| bad("ingress", f[3], "international, national or onnet"))?,
+        roaming: parse_roaming(f[4])
+            .map_err(|_| bad("roaming", f[4], "true/false/1/0/yes/no or empty"))?,
+        attestation: parse_attestation(f[5])
+            .map_err(|_| bad("attestation", f[5], "A, B, C or empty"))?,
+        duration: seconds("duration", f[6], numbers[1], true)?,
+        trunk: f[7],
+        network_number: (!f[8].trim().is_empty()).then_some(f[8]),
     })
 }
 
@@ -856,6 +972,65 @@ mod tests {
         fn decimal_is_str_parse(t in "-?[0-9]{0,17}(\\.[0-9]{0,17})?") {
             if let Some(x) = decimal(&t) {
                 proptest::prop_assert_eq!(Ok(x.to_bits()), t.parse::<f64>().map(f64::to_bits));
+            }
+        }
+
+        /// Every decimal of up to 19 digits whose digits make at most 2^53 (and a few past it)
+        /// is read as `str::parse` reads it, bit for bit, or left to it.
+        #[test]
+        fn decimal_is_str_parse_up_to_2_pow_53(
+            m in proptest::prop_oneof![0u64..=(1 << 53) + 4, (1u64 << 53) - 4..=(1 << 53) + 4],
+            decimals in 0usize..21,
+            zeros in 0usize..3,
+            negative: bool,
+        ) {
+            let digits = format!("{}{m:0>width$}", "0".repeat(zeros), width = decimals + 1);
+            let (int, frac) = digits.split_at(digits.len() - decimals);
+            let t = format!(
+                "{}{int}{}{frac}",
+                if negative { "-" } else { "" },
+                if decimals > 0 { "." } else { "" },
+            );
+            let fast = decimal(&t);
+            if digits.len() <= 19 && m <= 1 << 53 {
+                proptest::prop_assert!(fast.is_some(), "{t} left to str::parse");
+            }
+            if let Some(x) = fast {
+                proptest::prop_assert_eq!(Ok(x.to_bits()), t.parse::<f64>().map(f64::to_bits), "{}", t);
+            }
+            proptest::prop_assert_eq!(
+                parse_seconds(&t, false).map(|x| x.map(f64::to_bits)),
+                Ok(Some(t.parse::<f64>().unwrap_or(f64::NAN).to_bits()))
+            );
+        }
+
+        /// A text value read from the rows' span is the value read alone.
+        #[test]
+        fn text_in_a_span_is_text(
+            values in proptest::collection::vec(proptest::collection::vec(
+                proptest::sample::select(b"a,\xc3\xa9\xff\x80".to_vec()), 0..5), 0..12),
+            nulls in proptest::collection::vec(proptest::bool::ANY, 12),
+            offset in 0usize..3,
+            from in 0usize..12,
+            len in 0usize..12,
+        ) {
+            let mut offsets = vec![0u8; 8];
+            let mut data = Vec::new();
+            for v in &values {
+                data.extend_from_slice(v);
+                offsets.extend_from_slice(&(data.len() as i64).to_le_bytes());
+            }
+            let rows = values.len().saturating_sub(offset);
+            let validity = nulls.iter().enumerate().fold(vec![0u8; 2], |mut b, (i, &n)| {
+                b[i / 8] |= u8::from(!n) << (i % 8);
+                b
+            });
+            let col = FieldColumn::Text { offsets, data, validity: Some(validity), offset };
+            let start = from.min(rows);
+            let end = (start + len).min(rows);
+            let span = col.text_span(start, end);
+            for row in start..end {
+                proptest::prop_assert_eq!(col.text_in(row, span), col.text(row));
             }
         }
 
@@ -1050,6 +1225,23 @@ mod tests {
             );
         }
         assert_eq!(format_score(1.0), "1");
+        // Timestamps with microseconds take the exact path.
+        assert_eq!(decimal("1795932000.004715"), Some(1_795_932_000.004_715));
+        assert_eq!(decimal("9007199254740992"), Some(9_007_199_254_740_992.0));
+        assert_eq!(decimal("9007199254740993"), None);
+        assert_eq!(decimal("12345678901234567890"), None);
+        for (s, want) in [
+            ("", Ok(None)),
+            (" 1 ", Ok(Some(true))),
+            ("0", Ok(Some(false))),
+            ("NULL", Ok(None)),
+            ("truth", Err(BadValue)),
+        ] {
+            assert_eq!(parse_roaming(s), want, "{s:?}");
+        }
+        assert_eq!(ingress("national"), Some(Ingress::National));
+        assert_eq!(ingress(" OnNet"), Some(Ingress::Onnet));
+        assert_eq!(ingress("mars"), None);
     }
 }
 
@@ -1114,6 +1306,55 @@ impl<B: AsRef<[u8]>> FieldColumn<B> {
         }
     }
 
+    /// The bytes of rows `start..end` of a `Text` column, checked as UTF-8 once, and the
+    /// offset in `data` they start at; `None` when not text or not UTF-8.
+    fn text_span(&self, start: usize, end: usize) -> Option<(&str, usize)> {
+        let FieldColumn::Text {
+            offsets,
+            data,
+            offset,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        let (a, b) = (
+            le_u64(offsets.as_ref(), offset + start)? as usize,
+            le_u64(offsets.as_ref(), offset + end)? as usize,
+        );
+        let text = std::str::from_utf8(data.as_ref().get(a..b)?).ok()?;
+        Some((text, a))
+    }
+
+    /// [`FieldColumn::text`], read from the rows' [`FieldColumn::text_span`] when it holds
+    /// the value.
+    fn text_in<'a>(
+        &'a self,
+        row: usize,
+        span: Option<(&'a str, usize)>,
+    ) -> std::borrow::Cow<'a, str> {
+        if let (
+            Some((text, base)),
+            FieldColumn::Text {
+                offsets,
+                validity,
+                offset,
+                ..
+            },
+        ) = (span, self)
+        {
+            let i = offset + row;
+            if !Self::valid(validity, i) {
+                return std::borrow::Cow::Borrowed("");
+            }
+            let at = |i| le_u64(offsets.as_ref(), i).and_then(|o| (o as usize).checked_sub(base));
+            if let Some(t) = at(i).zip(at(i + 1)).and_then(|(a, b)| text.get(a..b)) {
+                return std::borrow::Cow::Borrowed(t);
+            }
+        }
+        self.text(row)
+    }
+
     /// The value of row `row` as text (`""` when null or absent).
     fn text(&self, row: usize) -> std::borrow::Cow<'_, str> {
         let le = |b: &[u8], i: usize| -> Option<u64> {
@@ -1154,6 +1395,13 @@ impl<B: AsRef<[u8]>> FieldColumn<B> {
             }
         }
     }
+}
+
+/// The little-endian `u64` at index `i` of `b` (8-byte units).
+fn le_u64(b: &[u8], i: usize) -> Option<u64> {
+    b.get(i * 8..i * 8 + 8)
+        .and_then(|s| s.try_into().ok())
+        .map(u64::from_le_bytes)
 }
 
 /// The result columns of [`score_columns`].
@@ -1238,13 +1486,16 @@ fn score_rows<B: AsRef<[u8]>>(
         reason_offsets: vec![0],
         ..ScoredColumns::default()
     };
+    // Each text column's rows checked as UTF-8 once, not value by value.
+    let spans: [Option<(&str, usize)>; 9] =
+        std::array::from_fn(|i| columns[i].text_span(start, end));
     for row in start..end {
         // `timestamp` and `duration` as numbers when they come as numbers, not as text.
         let numbers = [columns[0].number(row), columns[6].number(row)];
         let fields: [std::borrow::Cow<'_, str>; 9] = std::array::from_fn(|i| match i {
             0 if numbers[0].is_some() => std::borrow::Cow::Borrowed(""),
             6 if numbers[1].is_some() => std::borrow::Cow::Borrowed(""),
-            _ => columns[i].text(row),
+            _ => columns[i].text_in(row, spans[i]),
         });
         match call_with_seconds(&fields, numbers) {
             Ok(call) => {

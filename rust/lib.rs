@@ -33,6 +33,7 @@
 pub mod bloom;
 pub mod call;
 pub mod cdr;
+mod csvline;
 pub mod engine;
 pub mod error;
 pub mod exact;

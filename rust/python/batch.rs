@@ -2,8 +2,10 @@
 
 use super::*;
 use crate::cdr::{score_csv, CsvSummary};
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufWriter, Write};
 
+/// The input file, unbuffered: `cdr::score_csv` reads it in chunks of its own, straight into
+/// its buffer (stdin is buffered by std).
 fn open_input(path: &std::path::Path) -> crate::Result<(Box<dyn std::io::Read>, Option<u64>)> {
     if path.as_os_str() == "-" {
         return Ok((Box::new(std::io::stdin().lock()), None));
@@ -13,9 +15,11 @@ fn open_input(path: &std::path::Path) -> crate::Result<(Box<dyn std::io::Read>, 
         source,
     })?;
     let size = file.metadata().ok().map(|m| m.len());
-    Ok((Box::new(BufReader::with_capacity(1 << 20, file)), size))
+    Ok((Box::new(file), size))
 }
 
+/// The output file, unbuffered: `cdr::score_csv` gathers rows and writes them in chunks.
+/// Stdout keeps a buffer, for its line buffering would otherwise split the chunks.
 fn open_output(path: &std::path::Path) -> crate::Result<Box<dyn Write>> {
     if path.as_os_str() == "-" {
         return Ok(Box::new(BufWriter::with_capacity(
@@ -27,7 +31,7 @@ fn open_output(path: &std::path::Path) -> crate::Result<Box<dyn Write>> {
         path: path.to_owned(),
         source,
     })?;
-    Ok(Box::new(BufWriter::with_capacity(1 << 20, file)))
+    Ok(Box::new(file))
 }
 
 /// `{"allow": n, "flag": n, "block": n}` from counts in `Action::index` order.
