@@ -21,7 +21,7 @@
 
 use crate::call::{Attestation, Call, Ingress};
 use crate::csvline::Line;
-use crate::engine::Engine;
+use crate::engine::{Engine, Pinned};
 use crate::verdict::{Action, ReasonId};
 use crate::{Error, Result};
 use std::collections::BTreeMap;
@@ -629,8 +629,17 @@ pub fn score_csv<R: Read, W: Write>(
             (name, needs_quotes(name.as_bytes()))
         })
         .collect();
+    // Rows are decided through a pin, taken again every `Pinned::CALLS` rows so that a reload
+    // reaches the rest of the file; `ours`: the pinned policy is `policy`.
+    let (mut pin, mut pinned) = (engine.pin(), 0);
+    let mut ours = Arc::ptr_eq(pin.policy(), &policy);
     while let Some(line) = reader.next_row(&mut record).map_err(io_err)? {
         summary.rows += 1;
+        if pinned == Pinned::CALLS {
+            (pin, pinned) = (engine.pin(), 0);
+            ours = Arc::ptr_eq(pin.policy(), &policy);
+        }
+        pinned += 1;
         if summary.rows % 65_536 == 0 {
             if let Some(report) = progress {
                 report(reader.offset());
@@ -665,9 +674,8 @@ pub fn score_csv<R: Read, W: Write>(
         // `,action,score,` and `would_action`.
         let (middle, would): (&str, &str) = match &parsed {
             Ok(call) => {
-                let v = engine.score(call);
+                let v = pin.decide(call);
                 summary.actions[v.action.index()] += 1;
-                let ours = Arc::ptr_eq(&v.policy, &policy);
                 reasons_buf.clear();
                 let mut quote = false;
                 for (i, r) in v.reasons.iter().enumerate() {
@@ -682,7 +690,7 @@ pub fn score_csv<R: Read, W: Write>(
                             quote |= q;
                         }
                         _ => {
-                            let name = v.policy.reason_name(&r.id);
+                            let name = pin.policy().reason_name(&r.id);
                             reasons_buf.push_str(name);
                             quote |= needs_quotes(name.as_bytes());
                             match summary.reasons.get_mut(name) {
@@ -880,6 +888,59 @@ mod tests {
         let mut out = Vec::new();
         let s = score_csv(&e, input.as_bytes(), &mut out, "in.csv", strict, None)?;
         Ok((String::from_utf8_lossy(&out).into_owned(), s))
+    }
+
+    /// Input that reloads `engine` with a policy without rules once it has been read past
+    /// its first read.
+    struct ReloadingInput<'a> {
+        data: &'a [u8],
+        pos: usize,
+        engine: &'a Engine,
+    }
+
+    impl Read for ReloadingInput<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.pos > 0 && self.engine.policy().rules().len() > 0 {
+                self.engine
+                    .reload(policy("home_region = \"KZ\"\n"))
+                    .unwrap();
+            }
+            let n = buf.len().min(self.data.len() - self.pos);
+            buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+            self.pos += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_reload_reaches_the_rest_of_the_file_at_the_next_pin() {
+        let rows = 4 * Pinned::CALLS;
+        let mut input = String::from("caller,callee,ingress\n");
+        for _ in 0..rows {
+            input.push_str("+77011234567,87272123456,international\n");
+        }
+        assert!(input.len() > CHUNK, "the reload comes with the second read");
+        let e = Engine::new(policy(TEST_POLICY)).unwrap();
+        let reader = ReloadingInput {
+            data: input.as_bytes(),
+            pos: 0,
+            engine: &e,
+        };
+        let mut out = Vec::new();
+        let s = score_csv(&e, reader, &mut out, "in.csv", false, None).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        let actions: Vec<&str> = out
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(3).unwrap_or(""))
+            .collect();
+        // Blocked by the first policy up to a pin's boundary past the reload, allowed after.
+        let blocked = actions.iter().take_while(|a| **a == "block").count();
+        assert!(blocked > CHUNK / input.lines().nth(1).unwrap().len() - 1);
+        assert_eq!(blocked % Pinned::CALLS, 0);
+        assert!(blocked < rows && actions[blocked..].iter().all(|a| *a == "allow"));
+        assert_eq!(s.reasons.get("spoofed_home_cli"), Some(&(blocked as u64)));
+        assert_eq!(s.actions, [(rows - blocked) as u64, 0, blocked as u64]);
     }
 
     #[test]
@@ -1483,13 +1544,21 @@ fn score_rows<B: AsRef<[u8]>>(
     end: usize,
 ) -> ScoredColumns {
     let mut out = ScoredColumns {
-        reason_offsets: vec![0],
+        actions: Vec::with_capacity(end - start),
+        scores: Vec::with_capacity(end - start),
+        reason_offsets: Vec::with_capacity(end - start + 1),
         ..ScoredColumns::default()
     };
+    out.reason_offsets.push(0);
     // Each text column's rows checked as UTF-8 once, not value by value.
     let spans: [Option<(&str, usize)>; 9] =
         std::array::from_fn(|i| columns[i].text_span(start, end));
+    // Taken again every `Pinned::CALLS` rows, as in `score_csv`.
+    let mut pin = engine.pin();
     for row in start..end {
+        if (row - start) % Pinned::CALLS == 0 && row > start {
+            pin = engine.pin();
+        }
         // `timestamp` and `duration` as numbers when they come as numbers, not as text.
         let numbers = [columns[0].number(row), columns[6].number(row)];
         let fields: [std::borrow::Cow<'_, str>; 9] = std::array::from_fn(|i| match i {
@@ -1499,14 +1568,15 @@ fn score_rows<B: AsRef<[u8]>>(
         });
         match call_with_seconds(&fields, numbers) {
             Ok(call) => {
-                let v = engine.score(&call);
+                let v = pin.decide(&call);
                 out.actions.push(v.action.index() as u8);
                 out.scores.push(v.score);
-                for (i, r) in v.reason_ids().enumerate() {
+                for (i, r) in v.reasons.iter().enumerate() {
                     if i > 0 {
                         out.reasons.push(b';');
                     }
-                    out.reasons.extend_from_slice(r.as_bytes());
+                    out.reasons
+                        .extend_from_slice(pin.policy().reason_name(&r.id).as_bytes());
                 }
             }
             Err(message) => {
