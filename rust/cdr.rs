@@ -900,7 +900,7 @@ mod tests {
 
     impl Read for ReloadingInput<'_> {
         fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            if self.pos > 0 && self.engine.policy().rules().len() > 0 {
+            if self.pos > 0 && !self.engine.policy().rules().is_empty() {
                 self.engine
                     .reload(policy("home_region = \"KZ\"\n"))
                     .unwrap();
