@@ -21,7 +21,7 @@
 
 use crate::call::{Attestation, Call, Ingress};
 use crate::csvline::Line;
-use crate::engine::{Engine, Pinned};
+use crate::engine::Engine;
 use crate::verdict::{Action, ReasonId};
 use crate::{Error, Result};
 use std::collections::BTreeMap;
@@ -83,16 +83,6 @@ pub fn parse_attestation(s: &str) -> Result<Option<Attestation>, BadValue> {
     }
 }
 
-/// [`Ingress::parse`], with the names as written looked at first.
-fn ingress(s: &str) -> Option<Ingress> {
-    match s {
-        "international" => Some(Ingress::International),
-        "national" => Some(Ingress::National),
-        "onnet" => Some(Ingress::Onnet),
-        _ => Ingress::parse(s),
-    }
-}
-
 /// Parses seconds (`timestamp`, `duration`): a finite decimal, `>= 0` if `non_negative`;
 /// empty is unknown.
 pub fn parse_seconds(s: &str, non_negative: bool) -> Result<Option<f64>, BadValue> {
@@ -115,13 +105,14 @@ pub fn parse_seconds(s: &str, non_negative: bool) -> Result<Option<f64>, BadValu
 }
 
 /// `[-]digits[.digits]` whose digits, read as one integer `m`, are at most 2^53, exactly as
-/// `str::parse` reads it; `None` for anything else. With `k` decimals (k ≤ 19 < 23), both `m`
-/// and `10^k` are exact doubles, and IEEE division rounds `m / 10^k` correctly: to the double
-/// nearest the decimal, which is what `str::parse` returns.
+/// `str::parse` reads it; `None` for anything else. With `k` decimals (k ≤ 18: at most 19
+/// digits, one before the point), both `m` and `10^k` are exact doubles (10^k is up to
+/// 10^22), and IEEE division rounds `m / 10^k` correctly: to the double nearest the decimal,
+/// which is what `str::parse` returns.
 fn decimal(s: &str) -> Option<f64> {
-    const POW10: [f64; 20] = [
+    const POW10: [f64; 19] = [
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
-        1e17, 1e18, 1e19,
+        1e17, 1e18,
     ];
     let (negative, digits) = match s.as_bytes() {
         [b'-', rest @ ..] => (true, rest),
@@ -145,7 +136,7 @@ fn decimal(s: &str) -> Option<f64> {
     if digits.len() - usize::from(point.is_some()) > 19 || m > 1 << 53 {
         return None;
     }
-    let x = m as f64 / POW10[scale];
+    let x = m as f64 / POW10.get(scale)?;
     Some(if negative { -x } else { x })
 }
 
@@ -423,6 +414,15 @@ impl<W: Write> CsvOut<W> {
         }
     }
 
+    /// The `reasons` field: quoted when `quote` (only a malformed row's can need it).
+    fn reasons(&mut self, reasons: &str, quote: bool) {
+        if quote {
+            self.field(reasons.as_bytes());
+        } else {
+            self.buf.extend_from_slice(reasons.as_bytes());
+        }
+    }
+
     /// Ends the record.
     fn end(&mut self) -> std::io::Result<()> {
         self.buf.push(b'\n');
@@ -529,15 +529,17 @@ fn needs_quotes(f: &[u8]) -> bool {
         .any(|&b| b < 0x2D && matches!(b, b',' | b'"' | b'\r' | b'\n'))
 }
 
-/// Quotes a field as [`CsvOut::field`] does (its quotes doubled).
-fn quote_field(s: &mut String) {
-    *s = format!("\"{}\"", s.replace('"', "\"\""));
-}
-
 /// `,action,score,` texts by action and score bit pattern: results repeat, and `{:.6}` costs
 /// more than scoring's bookkeeping.
 struct ResultText {
     slots: Vec<(u64, u8, String)>,
+}
+
+/// A `,action,score,` text and its two fields.
+struct Middle<'a> {
+    text: &'a str,
+    action: &'a str,
+    score: &'a str,
 }
 
 impl ResultText {
@@ -549,7 +551,7 @@ impl ResultText {
     }
 
     /// `,action,score,` (the score as [`write_score`] writes it).
-    fn get(&mut self, action: Action, score: f64) -> &str {
+    fn get(&mut self, action: Action, score: f64) -> Middle<'_> {
         let bits = score.to_bits();
         let a = action.index() as u8;
         let key = bits ^ u64::from(a);
@@ -565,17 +567,13 @@ impl ResultText {
             write_score(&mut slot.2, score);
             slot.2.push(',');
         }
-        &slot.2
+        let (text, n) = (slot.2.as_str(), action.as_str().len());
+        Middle {
+            text,
+            action: &text[1..1 + n],
+            score: &text[2 + n..text.len() - 1],
+        }
     }
-}
-
-/// `(action, score)` of a `,action,score,` text.
-fn split_middle(middle: &str) -> (&str, &str) {
-    let inner = middle
-        .strip_prefix(',')
-        .and_then(|m| m.strip_suffix(','))
-        .unwrap_or(middle);
-    inner.split_once(',').unwrap_or((inner, ""))
 }
 
 /// UTF-8 text of a field, with U+FFFD for bytes that are not.
@@ -622,24 +620,14 @@ pub fn score_csv<R: Read, W: Write>(
     let mut record = Record::default();
     let mut reasons_buf = String::new();
     let mut results = ResultText::new();
-    // Rule names, and whether one needs quoting in the `reasons` field.
-    let rule_names: Vec<(&str, bool)> = (0..policy.rules().len())
-        .map(|k| {
-            let name = policy.reason_name(&ReasonId::Rule(k as u16));
-            (name, needs_quotes(name.as_bytes()))
-        })
+    // Reason names never need quoting: rule ids are letters, digits and `_-.:` (checked at
+    // load), and the built-in reasons are named alike.
+    let rule_names: Vec<&str> = (0..policy.rules().len())
+        .map(|k| policy.reason_name(&ReasonId::Rule(k as u16)))
         .collect();
-    // Rows are decided through a pin, taken again every `Pinned::CALLS` rows so that a reload
-    // reaches the rest of the file; `ours`: the pinned policy is `policy`.
-    let (mut pin, mut pinned) = (engine.pin(), 0);
-    let mut ours = Arc::ptr_eq(pin.policy(), &policy);
+    debug_assert!(!rule_names.iter().any(|n| needs_quotes(n.as_bytes())));
     while let Some(line) = reader.next_row(&mut record).map_err(io_err)? {
         summary.rows += 1;
-        if pinned == Pinned::CALLS {
-            (pin, pinned) = (engine.pin(), 0);
-            ours = Arc::ptr_eq(pin.policy(), &policy);
-        }
-        pinned += 1;
         if summary.rows % 65_536 == 0 {
             if let Some(report) = progress {
                 report(reader.offset());
@@ -671,42 +659,38 @@ pub fn score_csv<R: Read, W: Write>(
             slow = cols.call.map(text);
             call_from_fields(&slow)
         };
-        // `,action,score,` and `would_action`.
-        let (middle, would): (&str, &str) = match &parsed {
+        // `,action,score,`, `would_action`, and whether `reasons_buf` needs quoting.
+        let (middle, would, quote) = match &parsed {
             Ok(call) => {
-                let v = pin.decide(call);
-                summary.actions[v.action.index()] += 1;
-                reasons_buf.clear();
-                let mut quote = false;
-                for (i, r) in v.reasons.iter().enumerate() {
-                    if i > 0 {
-                        reasons_buf.push(';');
-                    }
-                    match (r.id, ours) {
-                        (ReasonId::Rule(k), true) if usize::from(k) < rule_hits.len() => {
-                            rule_hits[usize::from(k)] += 1;
-                            let (name, q) = rule_names[usize::from(k)];
-                            reasons_buf.push_str(name);
-                            quote |= q;
+                let (action, score, would) = engine.decide(call, |v, decided_by| {
+                    // A reload mid-file: reasons of another policy are tallied by name.
+                    let ours = Arc::ptr_eq(decided_by, &policy);
+                    reasons_buf.clear();
+                    for (i, r) in v.reasons.iter().enumerate() {
+                        if i > 0 {
+                            reasons_buf.push(';');
                         }
-                        _ => {
-                            let name = pin.policy().reason_name(&r.id);
-                            reasons_buf.push_str(name);
-                            quote |= needs_quotes(name.as_bytes());
-                            match summary.reasons.get_mut(name) {
-                                Some(n) => *n += 1,
-                                None => {
-                                    summary.reasons.insert(name.to_owned(), 1);
+                        match (r.id, ours) {
+                            (ReasonId::Rule(k), true) if usize::from(k) < rule_hits.len() => {
+                                rule_hits[usize::from(k)] += 1;
+                                reasons_buf.push_str(rule_names[usize::from(k)]);
+                            }
+                            _ => {
+                                let name = decided_by.reason_name(&r.id);
+                                reasons_buf.push_str(name);
+                                match summary.reasons.get_mut(name) {
+                                    Some(n) => *n += 1,
+                                    None => {
+                                        summary.reasons.insert(name.to_owned(), 1);
+                                    }
                                 }
                             }
                         }
                     }
-                }
-                if quote {
-                    // Rare: a reason name with a comma or quote.
-                    quote_field(&mut reasons_buf);
-                }
-                (results.get(v.action, v.score), v.would_action.as_str())
+                    (v.action, v.score, v.would_action)
+                });
+                summary.actions[action.index()] += 1;
+                (results.get(action, score), would.as_str(), false)
             }
             Err(message) => {
                 summary.malformed += 1;
@@ -727,34 +711,34 @@ pub fn score_csv<R: Read, W: Write>(
                 reasons_buf.clear();
                 reasons_buf.push_str("malformed:");
                 reasons_buf.push_str(malformed_field(message));
-                if needs_quotes(reasons_buf.as_bytes()) {
-                    quote_field(&mut reasons_buf);
-                }
-                (",,,", "")
+                let none = Middle {
+                    text: ",,,",
+                    action: "",
+                    score: "",
+                };
+                (none, "", needs_quotes(reasons_buf.as_bytes()))
             }
         };
         // The input fields (empty past a short row), the results in their columns.
-        let out = &mut writer.buf;
         if record.plain && cols.appended && record.len() == width {
-            out.extend_from_slice(data);
-            out.extend_from_slice(middle.as_bytes());
-            out.extend_from_slice(reasons_buf.as_bytes());
+            writer.buf.extend_from_slice(data);
+            writer.buf.extend_from_slice(middle.text.as_bytes());
+            writer.reasons(&reasons_buf, quote);
             if cols.would.is_some() {
-                out.push(b',');
-                out.extend_from_slice(would.as_bytes());
+                writer.buf.push(b',');
+                writer.buf.extend_from_slice(would.as_bytes());
             }
         } else {
-            let (action, score) = split_middle(middle);
             for i in 0..cols.width {
                 if i > 0 {
                     writer.buf.push(b',');
                 }
                 if i == cols.action {
-                    writer.buf.extend_from_slice(action.as_bytes());
+                    writer.buf.extend_from_slice(middle.action.as_bytes());
                 } else if i == cols.score {
-                    writer.buf.extend_from_slice(score.as_bytes());
+                    writer.buf.extend_from_slice(middle.score.as_bytes());
                 } else if i == cols.reasons {
-                    writer.buf.extend_from_slice(reasons_buf.as_bytes());
+                    writer.reasons(&reasons_buf, quote);
                 } else if Some(i) == cols.would {
                     writer.buf.extend_from_slice(would.as_bytes());
                 } else if i < width {
@@ -866,7 +850,7 @@ fn call_from_strs(f: [&str; 9], numbers: [Option<Option<f64>>; 2]) -> Result<Cal
         timestamp: seconds("timestamp", f[0], numbers[0], false)?,
         caller: f[1],
         callee: f[2],
-        ingress: ingress(f[3])
+        ingress: Ingress::parse(f[3])
             .ok_or_else(|| bad("ingress", f[3], "international, national or onnet"))?,
         roaming: parse_roaming(f[4])
             .map_err(|_| bad("roaming", f[4], "true/false/1/0/yes/no or empty"))?,
@@ -890,20 +874,20 @@ mod tests {
         Ok((String::from_utf8_lossy(&out).into_owned(), s))
     }
 
-    /// Input that reloads `engine` with a policy without rules once it has been read past
-    /// its first read.
+    /// Input that reloads `engine` with `policy` at its second read.
     struct ReloadingInput<'a> {
         data: &'a [u8],
         pos: usize,
         engine: &'a Engine,
+        policy: Option<crate::policy::Policy>,
     }
 
     impl Read for ReloadingInput<'_> {
         fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            if self.pos > 0 && !self.engine.policy().rules().is_empty() {
-                self.engine
-                    .reload(policy("home_region = \"KZ\"\n"))
-                    .unwrap();
+            if self.pos > 0 {
+                if let Some(p) = self.policy.take() {
+                    self.engine.reload(p).unwrap();
+                }
             }
             let n = buf.len().min(self.data.len() - self.pos);
             buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
@@ -913,34 +897,54 @@ mod tests {
     }
 
     #[test]
-    fn a_reload_reaches_the_rest_of_the_file_at_the_next_pin() {
-        let rows = 4 * Pinned::CALLS;
-        let mut input = String::from("caller,callee,ingress\n");
-        for _ in 0..rows {
-            input.push_str("+77011234567,87272123456,international\n");
-        }
-        assert!(input.len() > CHUNK, "the reload comes with the second read");
+    fn a_reload_reaches_the_next_row_and_both_policies_reasons_are_counted() {
+        let (header, row) = (
+            "caller,callee,ingress\n",
+            "+77011234567,87272123456,international\n",
+        );
+        let rows = 4000;
+        let input = header.to_owned() + &row.repeat(rows);
+        // The same rules in reverse order (so other indexes), spoofing weighed 0.9.
+        let mut blocks: Vec<&str> = TEST_POLICY.split("[[rules]]").collect();
+        let settings = blocks.remove(0);
+        blocks.reverse();
+        let reordered = format!("{settings}[[rules]]{}", blocks.join("[[rules]]")).replace(
+            "caller.is_home\"\nscore = 0.95",
+            "caller.is_home\"\nscore = 0.9",
+        );
+        let new = policy(&reordered);
+        assert_ne!(new.rules()[0].id, policy(TEST_POLICY).rules()[0].id);
         let e = Engine::new(policy(TEST_POLICY)).unwrap();
         let reader = ReloadingInput {
             data: input.as_bytes(),
             pos: 0,
             engine: &e,
+            policy: Some(new),
         };
         let mut out = Vec::new();
         let s = score_csv(&e, reader, &mut out, "in.csv", false, None).unwrap();
         let out = String::from_utf8(out).unwrap();
-        let actions: Vec<&str> = out
+        let results: Vec<Vec<&str>> = out
             .lines()
             .skip(1)
-            .map(|l| l.split(',').nth(3).unwrap_or(""))
+            .map(|l| l.split(',').skip(3).collect())
             .collect();
-        // Blocked by the first policy up to a pin's boundary past the reload, allowed after.
-        let blocked = actions.iter().take_while(|a| **a == "block").count();
-        assert!(blocked > CHUNK / input.lines().nth(1).unwrap().len() - 1);
-        assert_eq!(blocked % Pinned::CALLS, 0);
-        assert!(blocked < rows && actions[blocked..].iter().all(|a| *a == "allow"));
-        assert_eq!(s.reasons.get("spoofed_home_cli"), Some(&(blocked as u64)));
-        assert_eq!(s.actions, [(rows - blocked) as u64, 0, blocked as u64]);
+        let scores: Vec<&str> = results.iter().map(|r| r[1]).collect();
+        // The rows whole in the first read were decided before the reload; the one it cut
+        // short, read after the reload, and every later one, by the new policy.
+        let before = (CHUNK - header.len()) / row.len();
+        assert_eq!(scores.len(), rows);
+        assert!(scores[..before].iter().all(|s| *s == "0.95"));
+        assert!(scores[before..].iter().all(|s| *s == "0.9"));
+        assert!(results
+            .iter()
+            .all(|r| r[0] == "block" && r[2] == "spoofed_home_cli"));
+        assert_eq!(s.reasons.get("spoofed_home_cli"), Some(&(rows as u64)));
+        assert_eq!(s.actions, [0, 0, rows as u64]);
+        assert_eq!(
+            e.stats().reasons.get("spoofed_home_cli"),
+            Some(&(rows as u64))
+        );
     }
 
     #[test]
@@ -1057,7 +1061,8 @@ mod tests {
                 proptest::prop_assert!(fast.is_some(), "{t} left to str::parse");
             }
             if let Some(x) = fast {
-                proptest::prop_assert_eq!(Ok(x.to_bits()), t.parse::<f64>().map(f64::to_bits), "{}", t);
+                let parsed = t.parse::<f64>().map(f64::to_bits);
+                proptest::prop_assert_eq!(Ok(x.to_bits()), parsed, "{}", t);
             }
             proptest::prop_assert_eq!(
                 parse_seconds(&t, false).map(|x| x.map(f64::to_bits)),
@@ -1300,9 +1305,9 @@ mod tests {
         ] {
             assert_eq!(parse_roaming(s), want, "{s:?}");
         }
-        assert_eq!(ingress("national"), Some(Ingress::National));
-        assert_eq!(ingress(" OnNet"), Some(Ingress::Onnet));
-        assert_eq!(ingress("mars"), None);
+        assert_eq!(Ingress::parse("national"), Some(Ingress::National));
+        assert_eq!(Ingress::parse(" OnNet"), Some(Ingress::Onnet));
+        assert_eq!(Ingress::parse("mars"), None);
     }
 }
 
@@ -1355,11 +1360,8 @@ impl<B: AsRef<[u8]>> FieldColumn<B> {
             } => {
                 let i = offset + row;
                 Some(
-                    values
-                        .as_ref()
-                        .get(i * 8..i * 8 + 8)
-                        .and_then(|s| s.try_into().ok())
-                        .map(f64::from_le_bytes)
+                    le_u64(values.as_ref(), i)
+                        .map(f64::from_bits)
                         .filter(|_| Self::valid(validity, i)),
                 )
             }
@@ -1418,11 +1420,7 @@ impl<B: AsRef<[u8]>> FieldColumn<B> {
 
     /// The value of row `row` as text (`""` when null or absent).
     fn text(&self, row: usize) -> std::borrow::Cow<'_, str> {
-        let le = |b: &[u8], i: usize| -> Option<u64> {
-            b.get(i * 8..i * 8 + 8)
-                .and_then(|s| s.try_into().ok())
-                .map(u64::from_le_bytes)
-        };
+        let le = le_u64;
         match self {
             FieldColumn::Missing => std::borrow::Cow::Borrowed(""),
             FieldColumn::Text {
@@ -1458,9 +1456,10 @@ impl<B: AsRef<[u8]>> FieldColumn<B> {
     }
 }
 
-/// The little-endian `u64` at index `i` of `b` (8-byte units).
+/// The little-endian `u64` at index `i` of `b` (8-byte units); `None` past the end.
 fn le_u64(b: &[u8], i: usize) -> Option<u64> {
-    b.get(i * 8..i * 8 + 8)
+    let at = i.checked_mul(8)?;
+    b.get(at..at.checked_add(8)?)
         .and_then(|s| s.try_into().ok())
         .map(u64::from_le_bytes)
 }
@@ -1553,12 +1552,7 @@ fn score_rows<B: AsRef<[u8]>>(
     // Each text column's rows checked as UTF-8 once, not value by value.
     let spans: [Option<(&str, usize)>; 9] =
         std::array::from_fn(|i| columns[i].text_span(start, end));
-    // Taken again every `Pinned::CALLS` rows, as in `score_csv`.
-    let mut pin = engine.pin();
     for row in start..end {
-        if (row - start) % Pinned::CALLS == 0 && row > start {
-            pin = engine.pin();
-        }
         // `timestamp` and `duration` as numbers when they come as numbers, not as text.
         let numbers = [columns[0].number(row), columns[6].number(row)];
         let fields: [std::borrow::Cow<'_, str>; 9] = std::array::from_fn(|i| match i {
@@ -1568,16 +1562,17 @@ fn score_rows<B: AsRef<[u8]>>(
         });
         match call_with_seconds(&fields, numbers) {
             Ok(call) => {
-                let v = pin.decide(&call);
-                out.actions.push(v.action.index() as u8);
-                out.scores.push(v.score);
-                for (i, r) in v.reasons.iter().enumerate() {
-                    if i > 0 {
-                        out.reasons.push(b';');
+                engine.decide(&call, |v, decided_by| {
+                    out.actions.push(v.action.index() as u8);
+                    out.scores.push(v.score);
+                    for (i, r) in v.reasons.iter().enumerate() {
+                        if i > 0 {
+                            out.reasons.push(b';');
+                        }
+                        out.reasons
+                            .extend_from_slice(decided_by.reason_name(&r.id).as_bytes());
                     }
-                    out.reasons
-                        .extend_from_slice(pin.policy().reason_name(&r.id).as_bytes());
-                }
+                });
             }
             Err(message) => {
                 out.actions.push(255);

@@ -19,7 +19,8 @@ fn open_input(path: &std::path::Path) -> crate::Result<(Box<dyn std::io::Read>, 
 }
 
 /// The output file, unbuffered: `cdr::score_csv` gathers rows and writes them in chunks.
-/// Stdout keeps a buffer, for its line buffering would otherwise split the chunks.
+/// Stdout keeps a buffer: its `LineWriter` would write each chunk up to its last line end
+/// and hold the tail, two writes a chunk instead of one.
 fn open_output(path: &std::path::Path) -> crate::Result<Box<dyn Write>> {
     if path.as_os_str() == "-" {
         return Ok(Box::new(BufWriter::with_capacity(

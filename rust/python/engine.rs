@@ -125,10 +125,9 @@ impl PyEngine {
                 })
                 .collect::<Vec<_>>()
         });
-        let _paused = match verdicts.len() >= super::gc::GC_PAUSE_MIN {
-            true => Some(super::gc::GcPaused::new(py)?),
-            false => None,
-        };
+        // Only a speed-up: the calls are scored and counted, so a failure here must not raise.
+        let _paused =
+            (verdicts.len() >= super::gc::GC_PAUSE_MIN).then(|| super::gc::GcPaused::new(py).ok());
         PyList::new(py, verdicts.into_iter().map(|inner| PyVerdict { inner }))
     }
 

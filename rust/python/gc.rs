@@ -8,8 +8,9 @@
 
 use pyo3::prelude::*;
 
-/// Results at least this many are created with the collector paused: fewer cannot set off
-/// more than one young-generation collection (its default threshold is 700 objects).
+/// Results at least this many are created with the collector paused; fewer set off at most a
+/// young-generation collection or two (its threshold is 700 objects by default before Python
+/// 3.13, 2000 from it).
 pub(super) const GC_PAUSE_MIN: usize = 1024;
 
 /// While alive, the collector is disabled; dropping it enables the collector again if this

@@ -89,8 +89,9 @@ struct Fresh {
 /// The counting state of one key; `now` is the newest second counted.
 ///
 /// `repr(C)`: the header comes first, in the entry's first cache line with the key and the
-/// links, so a new key's first call (held in the header) writes that line alone. The callee is kept as two `u32` halves so the window is
-/// 4-byte aligned and packs with the entry's links into 704 bytes.
+/// links, so a new key's first call (held in the header) writes that line alone. The callee is
+/// kept as two `u32` halves so the window is 4-byte aligned and packs with the entry's links
+/// into 704 bytes.
 #[derive(Clone, Debug)]
 #[repr(C)]
 pub(super) struct Window {
@@ -264,13 +265,19 @@ impl Window {
             | if known.is_some() { PENDING_KNOWN } else { 0 }
             | if short { PENDING_SHORT } else { 0 };
         self.follow(callee, p);
+        self.held_counters()
+    }
+
+    /// The counters at `now` of a key whose one call is held: that call alone (its callee is
+    /// `last_callee`, 0 for none, as the key started blank).
+    fn held_counters(&self) -> Counters {
         Counters {
             calls_1s: 1,
             calls_1m: 1,
             calls_window: 1,
-            distinct_callees: u32::from(callee != 0),
-            short_calls: u32::from(short),
-            known_durations: u32::from(known.is_some()),
+            distinct_callees: u32::from(self.last_callee() != 0),
+            short_calls: u32::from(self.pending & PENDING_SHORT != 0),
+            known_durations: u32::from(self.pending & PENDING_KNOWN != 0),
             sequential: if self.repeat { 0 } else { self.run },
             repeat_callee: if self.repeat { self.run } else { 0 },
             late: false,
@@ -491,7 +498,11 @@ impl Window {
     /// The counters at second `t` (not before `now`), as defined on [`Counters`].
     pub fn counters_at(&self, t: u32, p: &Params) -> Counters {
         if self.pending != 0 {
-            // Rare (a peek, or a late call): read a copy whose held call is in the rings.
+            if t <= self.now {
+                // A late call's (or a peek's) counters at the key's own second.
+                return self.held_counters();
+            }
+            // Rare (a peek ahead): a copy whose held call is in the rings.
             let mut settled = self.clone();
             settled.settle(p);
             return settled.counters_at(t, p);
