@@ -33,7 +33,6 @@
 pub mod bloom;
 pub mod call;
 pub mod cdr;
-mod csvline;
 pub mod engine;
 pub mod error;
 pub mod exact;

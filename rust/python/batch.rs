@@ -67,7 +67,7 @@ pub(super) fn summary_dict<'py>(py: Python<'py>, s: &CsvSummary) -> PyResult<Bou
     Ok(d)
 }
 
-/// Scores a CDR CSV file (`"-"`: stdin) into another (`"-"`: stdout); see `rust/cdr.rs`.
+/// Scores a CDR CSV file (`"-"`: stdin) into another (`"-"`: stdout); see `rust/cdr/`.
 pub(super) fn score_csv_file<'py>(
     py: Python<'py>,
     engine: &CoreEngine,

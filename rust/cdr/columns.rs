@@ -1,0 +1,286 @@
+//! Scoring call fields given as Arrow columns (`Engine.score_table`), on several threads
+//! when no rule reads counters.
+
+use super::fields::{call_with_seconds, malformed_field, utf8};
+use super::REPORTED_MALFORMED;
+use crate::engine::Engine;
+
+/// One column of call-field values in Arrow layout, over any byte storage `B` (the Arrow
+/// buffers themselves, or copies).
+#[derive(Debug)]
+pub enum FieldColumn<B> {
+    /// Absent: every value unknown.
+    Missing,
+    /// UTF-8 strings: `offsets` (n + 1 little-endian `i64`), `data`, and an optional validity
+    /// bitmap (bit `offset + i` set when row `i` has a value).
+    Text {
+        /// `i64` LE offsets into `data`.
+        offsets: B,
+        /// The string bytes.
+        data: B,
+        /// Validity bitmap, if any value is null.
+        validity: Option<B>,
+        /// The array's offset into the buffers.
+        offset: usize,
+    },
+    /// `f64` values (little-endian) and an optional validity bitmap.
+    Float {
+        /// The values.
+        values: B,
+        /// Validity bitmap, if any value is null.
+        validity: Option<B>,
+        /// The array's offset into the buffers.
+        offset: usize,
+    },
+}
+
+impl<B: AsRef<[u8]>> FieldColumn<B> {
+    fn valid(validity: &Option<B>, i: usize) -> bool {
+        validity.as_ref().is_none_or(|v| {
+            v.as_ref()
+                .get(i / 8)
+                .is_some_and(|b| b & (1 << (i % 8)) != 0)
+        })
+    }
+
+    /// The value of row `row` of a `Float` column (`Some(None)` when null); `None` for
+    /// other columns.
+    pub(super) fn number(&self, row: usize) -> Option<Option<f64>> {
+        match self {
+            FieldColumn::Float {
+                values,
+                validity,
+                offset,
+            } => {
+                let i = offset + row;
+                Some(
+                    le_u64(values.as_ref(), i)
+                        .map(f64::from_bits)
+                        .filter(|_| Self::valid(validity, i)),
+                )
+            }
+            _ => None,
+        }
+    }
+
+    /// The bytes of rows `start..end` of a `Text` column, checked as UTF-8 once, and the
+    /// offset in `data` they start at; `None` when not text or not UTF-8.
+    pub(super) fn text_span(&self, start: usize, end: usize) -> Option<(&str, usize)> {
+        let FieldColumn::Text {
+            offsets,
+            data,
+            offset,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        let (a, b) = (
+            le_u64(offsets.as_ref(), offset + start)? as usize,
+            le_u64(offsets.as_ref(), offset + end)? as usize,
+        );
+        let text = std::str::from_utf8(data.as_ref().get(a..b)?).ok()?;
+        Some((text, a))
+    }
+
+    /// [`FieldColumn::text`], read from the rows' [`FieldColumn::text_span`] when it holds
+    /// the value.
+    pub(super) fn text_in<'a>(
+        &'a self,
+        row: usize,
+        span: Option<(&'a str, usize)>,
+    ) -> std::borrow::Cow<'a, str> {
+        if let (
+            Some((text, base)),
+            FieldColumn::Text {
+                offsets,
+                validity,
+                offset,
+                ..
+            },
+        ) = (span, self)
+        {
+            let i = offset + row;
+            if !Self::valid(validity, i) {
+                return std::borrow::Cow::Borrowed("");
+            }
+            let at = |i| le_u64(offsets.as_ref(), i).and_then(|o| (o as usize).checked_sub(base));
+            if let Some(t) = at(i).zip(at(i + 1)).and_then(|(a, b)| text.get(a..b)) {
+                return std::borrow::Cow::Borrowed(t);
+            }
+        }
+        self.text(row)
+    }
+
+    /// The value of row `row` as text (`""` when null or absent).
+    pub(super) fn text(&self, row: usize) -> std::borrow::Cow<'_, str> {
+        let le = le_u64;
+        match self {
+            FieldColumn::Missing => std::borrow::Cow::Borrowed(""),
+            FieldColumn::Text {
+                offsets,
+                data,
+                validity,
+                offset,
+            } => {
+                let i = offset + row;
+                if !Self::valid(validity, i) {
+                    return std::borrow::Cow::Borrowed("");
+                }
+                let (Some(a), Some(b)) = (le(offsets.as_ref(), i), le(offsets.as_ref(), i + 1))
+                else {
+                    return std::borrow::Cow::Borrowed("");
+                };
+                data.as_ref()
+                    .get(a as usize..b as usize)
+                    .map_or(std::borrow::Cow::Borrowed(""), utf8)
+            }
+            FieldColumn::Float {
+                values,
+                validity,
+                offset,
+            } => {
+                let i = offset + row;
+                match le(values.as_ref(), i).filter(|_| Self::valid(validity, i)) {
+                    Some(bits) => std::borrow::Cow::Owned(f64::from_bits(bits).to_string()),
+                    None => std::borrow::Cow::Borrowed(""),
+                }
+            }
+        }
+    }
+}
+
+/// The little-endian `u64` at index `i` of `b` (8-byte units); `None` past the end.
+fn le_u64(b: &[u8], i: usize) -> Option<u64> {
+    let at = i.checked_mul(8)?;
+    b.get(at..at.checked_add(8)?)
+        .and_then(|s| s.try_into().ok())
+        .map(u64::from_le_bytes)
+}
+
+/// The result columns of [`score_columns`].
+#[derive(Debug, Default)]
+pub struct ScoredColumns {
+    /// 0 allow, 1 flag, 2 block, 255 malformed row.
+    pub actions: Vec<u8>,
+    /// Scores (NaN for a malformed row).
+    pub scores: Vec<f64>,
+    /// `i64` offsets (n + 1) into `reasons`.
+    pub reason_offsets: Vec<i64>,
+    /// `;`-joined reasons, concatenated.
+    pub reasons: Vec<u8>,
+    /// Malformed rows (index, message), the first [`REPORTED_MALFORMED`].
+    pub first_malformed: Vec<(usize, String)>,
+    /// How many rows were malformed.
+    pub malformed: u64,
+}
+
+/// Scores `rows` rows given as columns in [`CALL_FIELDS`] order. Rows are scored in order on
+/// one thread when the policy's rules read velocity counters (so counters see the calls in
+/// table order); otherwise on up to `threads` threads.
+pub fn score_columns<B: AsRef<[u8]> + Sync>(
+    engine: &Engine,
+    columns: &[FieldColumn<B>; 9],
+    rows: usize,
+    threads: usize,
+) -> ScoredColumns {
+    let threads = column_threads(&engine.policy(), threads);
+    let chunk = rows.div_ceil(threads).max(1);
+    let parts: Vec<ScoredColumns> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..rows)
+            .step_by(chunk)
+            .map(|start| {
+                let end = (start + chunk).min(rows);
+                s.spawn(move || score_rows(engine, columns, start, end))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let mut out = ScoredColumns {
+        reason_offsets: vec![0],
+        ..ScoredColumns::default()
+    };
+    for p in parts {
+        let base = out.reasons.len() as i64;
+        out.actions.extend(p.actions);
+        out.scores.extend(p.scores);
+        out.reason_offsets
+            .extend(p.reason_offsets.iter().skip(1).map(|o| o + base));
+        out.reasons.extend(p.reasons);
+        out.malformed += p.malformed;
+        for m in p.first_malformed {
+            if out.first_malformed.len() < REPORTED_MALFORMED {
+                out.first_malformed.push(m);
+            }
+        }
+    }
+    out
+}
+
+/// Threads [`score_columns`] uses: one when a rule reads counters (a `[velocity]` section
+/// alone records nothing, so it does not order the rows), else `threads` within 1 to 64.
+pub(super) fn column_threads(policy: &crate::policy::Policy, threads: usize) -> usize {
+    if policy.reads_counters() {
+        1
+    } else {
+        threads.clamp(1, 64)
+    }
+}
+
+fn score_rows<B: AsRef<[u8]>>(
+    engine: &Engine,
+    columns: &[FieldColumn<B>; 9],
+    start: usize,
+    end: usize,
+) -> ScoredColumns {
+    let mut out = ScoredColumns {
+        actions: Vec::with_capacity(end - start),
+        scores: Vec::with_capacity(end - start),
+        reason_offsets: Vec::with_capacity(end - start + 1),
+        ..ScoredColumns::default()
+    };
+    out.reason_offsets.push(0);
+    // Each text column's rows checked as UTF-8 once, not value by value.
+    let spans: [Option<(&str, usize)>; 9] =
+        std::array::from_fn(|i| columns[i].text_span(start, end));
+    for row in start..end {
+        // `timestamp` and `duration` as numbers when they come as numbers, not as text.
+        let numbers = [columns[0].number(row), columns[6].number(row)];
+        let fields: [std::borrow::Cow<'_, str>; 9] = std::array::from_fn(|i| match i {
+            0 if numbers[0].is_some() => std::borrow::Cow::Borrowed(""),
+            6 if numbers[1].is_some() => std::borrow::Cow::Borrowed(""),
+            _ => columns[i].text_in(row, spans[i]),
+        });
+        match call_with_seconds(&fields, numbers) {
+            Ok(call) => {
+                engine.decide(&call, |v, decided_by| {
+                    out.actions.push(v.action.index() as u8);
+                    out.scores.push(v.score);
+                    for (i, r) in v.reasons.iter().enumerate() {
+                        if i > 0 {
+                            out.reasons.push(b';');
+                        }
+                        out.reasons
+                            .extend_from_slice(decided_by.reason_name(&r.id).as_bytes());
+                    }
+                });
+            }
+            Err(message) => {
+                out.actions.push(255);
+                out.scores.push(f64::NAN);
+                out.malformed += 1;
+                if out.first_malformed.len() < REPORTED_MALFORMED {
+                    out.first_malformed.push((row, message.clone()));
+                }
+                out.reasons.extend_from_slice(b"malformed:");
+                out.reasons
+                    .extend_from_slice(malformed_field(&message).as_bytes());
+            }
+        }
+        out.reason_offsets.push(out.reasons.len() as i64);
+    }
+    out
+}
