@@ -175,7 +175,7 @@ pub struct ScoredColumns {
     pub malformed: u64,
 }
 
-/// Scores `rows` rows given as columns in [`CALL_FIELDS`] order. Rows are scored in order on
+/// Scores `rows` rows given as columns in [`super::CALL_FIELDS`] order. Rows are scored in order on
 /// one thread when the policy's rules read velocity counters (so counters see the calls in
 /// table order); otherwise on up to `threads` threads.
 pub fn score_columns<B: AsRef<[u8]> + Sync>(
