@@ -175,9 +175,9 @@ pub struct ScoredColumns {
     pub malformed: u64,
 }
 
-/// Scores `rows` rows given as columns in [`super::CALL_FIELDS`] order. Rows are scored in order on
-/// one thread when the policy's rules read velocity counters (so counters see the calls in
-/// table order); otherwise on up to `threads` threads.
+/// Scores `rows` rows given as columns in [`super::CALL_FIELDS`] order. Rows are scored in
+/// order on one thread when the policy's rules read velocity counters (so counters see the
+/// calls in table order); otherwise on up to `threads` threads.
 pub fn score_columns<B: AsRef<[u8]> + Sync>(
     engine: &Engine,
     columns: &[FieldColumn<B>; 9],
