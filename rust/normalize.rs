@@ -902,14 +902,23 @@ mod tests {
             proptest::prop_assert_eq!(scan(&raw, &mut fast), want);
         }
 
-        /// The eight-at-a-time digit test is the byte-at-a-time one.
+        /// The eight-at-a-time digit test is the byte-at-a-time one: on digits with at most
+        /// one other byte put in at any place.
         #[test]
         fn all_digits_is_a_byte_test(
-            bytes in proptest::collection::vec(
-                proptest::prop_oneof![12 => b'0'..=b'9', 1 => proptest::num::u8::ANY],
-                0..30,
-            ),
+            digits in "[0-9]{0,30}",
+            at: proptest::sample::Index,
+            other in proptest::option::of(proptest::prop_oneof![
+                proptest::num::u8::ANY,
+                // Bytes next to the digits, and their images with the high bit set.
+                proptest::sample::select(&b"/:\x00\x7f\x80\xaf\xb0\xb9\xba\xff"[..]),
+            ]),
         ) {
+            let mut bytes = digits.into_bytes();
+            if let (Some(b), false) = (other, bytes.is_empty()) {
+                let i = at.index(bytes.len());
+                bytes[i] = b;
+            }
             proptest::prop_assert_eq!(all_digits(&bytes), bytes.iter().all(u8::is_ascii_digit));
         }
 
