@@ -529,6 +529,7 @@ fn not_a_number(s: &str) -> Invalid {
 }
 
 /// Country code first (after `+` or an international prefix).
+#[inline(always)]
 fn international<'p, 'd>(
     plan: &'p NumberingPlan,
     d: &'d [u8],
@@ -544,6 +545,7 @@ fn international<'p, 'd>(
     finish(plan, cc, Nsn::new(&d[cc_len..]), None, scratch)
 }
 
+#[inline(always)]
 fn national<'p, 'd>(
     plan: &'p NumberingPlan,
     dial: &DialPlan,
@@ -583,6 +585,7 @@ fn national<'p, 'd>(
 
 /// phonenumbers' closing steps with the country code's main territory. `ran_with` is the
 /// country `nsn`'s run (if any) was made with.
+#[inline(always)]
 fn finish<'p, 'd>(
     plan: &'p NumberingPlan,
     cc: (u16, CcText),
@@ -601,6 +604,7 @@ fn finish<'p, 'd>(
     finish_with(cc, nsn, country, (0, main), scratch)
 }
 
+#[inline(always)]
 fn finish_with<'p, 'd>(
     (cc, cc_text): (u16, CcText),
     mut nsn: Nsn<'d>,
@@ -636,6 +640,7 @@ fn finish_with<'p, 'd>(
 /// of `country`): removes (or transforms, into `scratch`) the national prefix unless that
 /// would turn a number matching the plan into one that does not. Runs made over `nsn` are
 /// kept in it.
+#[inline(always)]
 fn strip_national_prefix<'d>(
     country: &Country,
     ti: usize,
@@ -651,27 +656,10 @@ fn strip_national_prefix<'d>(
         return *nsn;
     }
     let candidate: &'d [u8] = match &t.national_prefix_transform {
-        Some(rule) => {
-            let Ok(text) = std::str::from_utf8(digits) else {
-                return *nsn;
-            };
-            let Some(caps) = prefix.regex().captures(text) else {
-                return *nsn;
-            };
-            let end = caps.get(0).map_or(0, |m| m.end());
-            if caps.iter().last().flatten().is_some() && caps.len() > 1 {
-                let mut replaced = String::new();
-                caps.expand(rule, &mut replaced);
-                replaced.push_str(&text[end..]);
-                let Some(held) = Digits::from(replaced.as_bytes()) else {
-                    return *nsn;
-                };
-                let held: &'d Digits = scratch.insert(held);
-                held.as_slice()
-            } else {
-                &digits[end..]
-            }
-        }
+        Some(rule) => match transformed(prefix, rule, digits, scratch) {
+            Some(candidate) => candidate,
+            None => return *nsn,
+        },
         None => match prefix.match_end(digits) {
             Some(end) => &digits[end..],
             None => return *nsn,
@@ -682,6 +670,30 @@ fn strip_national_prefix<'d>(
         return *nsn;
     }
     candidate
+}
+
+/// [`strip_national_prefix`]'s candidate under a transform `rule` (capture groups filled in,
+/// written into `scratch`), or `None` when the prefix is not there; kept out of line, as few
+/// territories have a rule.
+#[inline(never)]
+fn transformed<'d>(
+    prefix: &LeadingPattern,
+    rule: &str,
+    digits: &'d [u8],
+    scratch: &'d mut Option<Digits>,
+) -> Option<&'d [u8]> {
+    let text = std::str::from_utf8(digits).ok()?;
+    let caps = prefix.regex().captures(text)?;
+    let end = caps.get(0).map_or(0, |m| m.end());
+    if caps.iter().last().flatten().is_some() && caps.len() > 1 {
+        let mut replaced = String::new();
+        caps.expand(rule, &mut replaced);
+        replaced.push_str(&text[end..]);
+        let held: &'d Digits = scratch.insert(Digits::from(replaced.as_bytes())?);
+        Some(held.as_slice())
+    } else {
+        Some(&digits[end..])
+    }
 }
 
 fn country_code_of(d: &[u8]) -> u16 {
