@@ -54,9 +54,16 @@ impl LeadingPattern {
     /// End of the leftmost-first match at the start of `digits`, as `regex.find` gives it.
     #[inline]
     pub fn match_end(&self, digits: &[u8]) -> Option<usize> {
-        if let Some(literal) = &self.literal {
-            return starts_with(digits, literal).then_some(literal.len());
+        match &self.literal {
+            Some(literal) => starts_with(digits, literal).then_some(literal.len()),
+            None => self.match_end_dfa(digits),
         }
+    }
+
+    /// [`LeadingPattern::match_end`] for a pattern that is no plain run of digits: out of
+    /// line, so that the literal test is inlined where prefixes are stripped.
+    #[inline(never)]
+    fn match_end_dfa(&self, digits: &[u8]) -> Option<usize> {
         let Some((dfa, start)) = self.dfa.get_or_init(|| build(self.regex.as_str())) else {
             let text = std::str::from_utf8(digits).ok()?;
             return self.regex.find(text).map(|m| m.end());

@@ -140,11 +140,11 @@ impl Digits {
         Ok(())
     }
     /// The scan's result: the digits, unless there are none.
-    fn finish(self, plus: bool) -> Result<(bool, Digits), Invalid> {
+    fn finish(&self, plus: bool) -> Result<(bool, &[u8]), Invalid> {
         if self.len == 0 {
             return Err(Invalid::Empty);
         }
-        Ok((plus, self))
+        Ok((plus, self.as_slice()))
     }
 }
 
@@ -322,9 +322,10 @@ pub fn normalize(
     raw: &str,
     ingress: Ingress,
 ) -> Result<Number, Invalid> {
-    let (plus, digits) = scan(raw)?;
+    let mut buf = Digits::new();
+    let (plus, digits) = scan(raw, &mut buf)?;
     let mut scratch = [None, None];
-    normalized(plan, dial, plus, digits.as_slice(), ingress, &mut scratch).map(|n| n.number)
+    normalized(plan, dial, plus, digits, ingress, &mut scratch).map(|n| n.number)
 }
 
 /// [`normalize`], then [`NumberingPlan::classify`] of the number and [`Overlay::apply`], in
@@ -338,7 +339,8 @@ pub fn normalize_classify(
     ingress: Ingress,
     overlay: &Overlay,
 ) -> Result<Classification, Invalid> {
-    let (plus, digits) = scan(raw)?;
+    let mut buf = Digits::new();
+    let (plus, digits) = scan(raw, &mut buf)?;
     let mut scratch = [None, None];
     let Normalized {
         number,
@@ -346,7 +348,7 @@ pub fn normalize_classify(
         cc_text,
         country,
         mut nsn,
-    } = normalized(plan, dial, plus, digits.as_slice(), ingress, &mut scratch)?;
+    } = normalized(plan, dial, plus, digits, ingress, &mut scratch)?;
     let mut c = if country.code == cc {
         let run = nsn.run(country);
         country.classify(number, nsn.len(), run)
@@ -386,14 +388,58 @@ fn normalized<'p, 'd>(
     international(plan, country_code_first, main)
 }
 
-/// Splits `raw` into a leading-plus flag and its digits.
+/// Splits `raw` into a leading-plus flag and its digits: borrowed from `raw` when it is
+/// ASCII digits after an optional `+` (what switches mostly send), else written into `buf`.
 #[inline]
-fn scan(raw: &str) -> Result<(bool, Digits), Invalid> {
+fn scan<'a>(raw: &'a str, buf: &'a mut Digits) -> Result<(bool, &'a [u8]), Invalid> {
+    match scan_plain(raw) {
+        Some(plain) => Ok(plain),
+        None => scan_text(raw, buf),
+    }
+}
+
+/// [`scan`]'s fast path: `raw` is one to [`MAX_SCANNED_DIGITS`] ASCII digits after an
+/// optional `+`, and nothing else (so there is nothing to trim, no scheme, no separator).
+#[inline]
+fn scan_plain(raw: &str) -> Option<(bool, &[u8])> {
+    let bytes = raw.as_bytes();
+    let (plus, digits) = match bytes {
+        [b'+', rest @ ..] => (true, rest),
+        _ => (false, bytes),
+    };
+    let plain = !digits.is_empty() && digits.len() <= MAX_SCANNED_DIGITS && all_digits(digits);
+    plain.then_some((plus, digits))
+}
+
+/// Whether every byte of `d` is an ASCII digit, eight bytes at a time where it can.
+#[inline]
+fn all_digits(d: &[u8]) -> bool {
+    /// Whether all eight bytes are ASCII digits: no byte has its high bit set, falls below
+    /// `0` when `0` is subtracted or reaches 0x80 when 0x46 (0x80 - `:`) is added. A borrow
+    /// or carry between bytes starts only at a byte that already fails.
+    fn word(w: &[u8; 8]) -> bool {
+        const ONES: u64 = u64::from_le_bytes([1; 8]);
+        let w = u64::from_le_bytes(*w);
+        (w | w.wrapping_sub(ONES * 0x30) | w.wrapping_add(ONES * 0x46)) & (ONES * 0x80) == 0
+    }
+    match d.last_chunk::<8>() {
+        // Whole words from the start, and the last eight bytes (overlapping the last word).
+        Some(tail) => {
+            word(tail)
+                && d.chunks_exact(8)
+                    .all(|c| <&[u8; 8]>::try_from(c).is_ok_and(word))
+        }
+        None => d.iter().all(u8::is_ascii_digit),
+    }
+}
+
+/// [`scan`] for any text: trims it, takes the user part of a URI, skips separators.
+#[inline]
+fn scan_text<'a>(raw: &str, out: &'a mut Digits) -> Result<(bool, &'a [u8]), Invalid> {
     if raw.len() > MAX_RAW_LEN {
         return Err(Invalid::TooLong);
     }
     let s = strip_scheme(trim(raw));
-    let mut buf = [0u8; 40];
     let mut len = 0;
     let mut plus = false;
     // What switches send: ASCII, a byte at a time; the first other byte hands the whole text
@@ -401,7 +447,7 @@ fn scan(raw: &str) -> Result<(bool, Digits), Invalid> {
     for &b in s.as_bytes() {
         let digit = b.wrapping_sub(b'0');
         if digit < 10 {
-            let Some(slot) = buf.get_mut(len).filter(|_| len < MAX_SCANNED_DIGITS) else {
+            let Some(slot) = out.buf.get_mut(len).filter(|_| len < MAX_SCANNED_DIGITS) else {
                 return Err(Invalid::TooLong);
             };
             *slot = b;
@@ -411,11 +457,12 @@ fn scan(raw: &str) -> Result<(bool, Digits), Invalid> {
         match b {
             b'+' if !plus && len == 0 => plus = true,
             b' ' | b'\t' | b'-' | b'.' | b'/' | b'(' | b')' => {}
-            0x80.. => return scan_chars(s),
+            0x80.. => return scan_chars(s, out),
             _ => return Err(not_a_number(s)),
         }
     }
-    Digits { buf, len }.finish(plus)
+    out.len = len;
+    out.finish(plus)
 }
 
 /// `raw` without surrounding whitespace (Unicode's, as `char::is_whitespace` has it).
@@ -449,8 +496,8 @@ fn strip_scheme(s: &str) -> &str {
 /// [`scan`] for text with non-ASCII characters: fullwidth and Arabic-Indic digits, the
 /// fullwidth plus and the no-break space besides what ASCII has.
 #[cold]
-fn scan_chars(s: &str) -> Result<(bool, Digits), Invalid> {
-    let mut out = Digits::new();
+fn scan_chars<'a>(s: &str, out: &'a mut Digits) -> Result<(bool, &'a [u8]), Invalid> {
+    out.len = 0;
     let mut plus = false;
     for c in s.chars() {
         let digit = match c {
@@ -482,6 +529,7 @@ fn not_a_number(s: &str) -> Invalid {
 }
 
 /// Country code first (after `+` or an international prefix).
+#[inline(always)]
 fn international<'p, 'd>(
     plan: &'p NumberingPlan,
     d: &'d [u8],
@@ -497,6 +545,7 @@ fn international<'p, 'd>(
     finish(plan, cc, Nsn::new(&d[cc_len..]), None, scratch)
 }
 
+#[inline(always)]
 fn national<'p, 'd>(
     plan: &'p NumberingPlan,
     dial: &DialPlan,
@@ -536,6 +585,7 @@ fn national<'p, 'd>(
 
 /// phonenumbers' closing steps with the country code's main territory. `ran_with` is the
 /// country `nsn`'s run (if any) was made with.
+#[inline(always)]
 fn finish<'p, 'd>(
     plan: &'p NumberingPlan,
     cc: (u16, CcText),
@@ -554,6 +604,7 @@ fn finish<'p, 'd>(
     finish_with(cc, nsn, country, (0, main), scratch)
 }
 
+#[inline(always)]
 fn finish_with<'p, 'd>(
     (cc, cc_text): (u16, CcText),
     mut nsn: Nsn<'d>,
@@ -589,6 +640,7 @@ fn finish_with<'p, 'd>(
 /// of `country`): removes (or transforms, into `scratch`) the national prefix unless that
 /// would turn a number matching the plan into one that does not. Runs made over `nsn` are
 /// kept in it.
+#[inline(always)]
 fn strip_national_prefix<'d>(
     country: &Country,
     ti: usize,
@@ -604,27 +656,10 @@ fn strip_national_prefix<'d>(
         return *nsn;
     }
     let candidate: &'d [u8] = match &t.national_prefix_transform {
-        Some(rule) => {
-            let Ok(text) = std::str::from_utf8(digits) else {
-                return *nsn;
-            };
-            let Some(caps) = prefix.regex().captures(text) else {
-                return *nsn;
-            };
-            let end = caps.get(0).map_or(0, |m| m.end());
-            if caps.iter().last().flatten().is_some() && caps.len() > 1 {
-                let mut replaced = String::new();
-                caps.expand(rule, &mut replaced);
-                replaced.push_str(&text[end..]);
-                let Some(held) = Digits::from(replaced.as_bytes()) else {
-                    return *nsn;
-                };
-                let held: &'d Digits = scratch.insert(held);
-                held.as_slice()
-            } else {
-                &digits[end..]
-            }
-        }
+        Some(rule) => match transformed(prefix, rule, digits, scratch) {
+            Some(candidate) => candidate,
+            None => return *nsn,
+        },
         None => match prefix.match_end(digits) {
             Some(end) => &digits[end..],
             None => return *nsn,
@@ -635,6 +670,30 @@ fn strip_national_prefix<'d>(
         return *nsn;
     }
     candidate
+}
+
+/// [`strip_national_prefix`]'s candidate under a transform `rule` (capture groups filled in,
+/// written into `scratch`), or `None` when the prefix is not there; kept out of line, as few
+/// territories have a rule.
+#[inline(never)]
+fn transformed<'d>(
+    prefix: &LeadingPattern,
+    rule: &str,
+    digits: &'d [u8],
+    scratch: &'d mut Option<Digits>,
+) -> Option<&'d [u8]> {
+    let text = std::str::from_utf8(digits).ok()?;
+    let caps = prefix.regex().captures(text)?;
+    let end = caps.get(0).map_or(0, |m| m.end());
+    if caps.iter().last().flatten().is_some() && caps.len() > 1 {
+        let mut replaced = String::new();
+        caps.expand(rule, &mut replaced);
+        replaced.push_str(&text[end..]);
+        let held: &'d Digits = scratch.insert(Digits::from(replaced.as_bytes())?);
+        Some(held.as_slice())
+    } else {
+        Some(&digits[end..])
+    }
 }
 
 fn country_code_of(d: &[u8]) -> u16 {
@@ -834,6 +893,45 @@ mod tests {
                 normalize_classify(&plan, &dial, &raw, ingress, &overlay),
                 two_steps(&plan, &dial, &raw, ingress, &overlay)
             );
+        }
+
+        /// The fast scan reads what it accepts as the general scan does, and the whole scan
+        /// answers as the general one on any text.
+        #[test]
+        fn fast_scan_is_the_text_scan(
+            raw in proptest::prop_oneof![
+                "\\PC{0,30}",
+                "[+]?[0-9]{0,30}",
+                "[+]?[0-9/:+ ]{0,26}",
+                "[+\u{FF0B}]?[0-9\u{FF10}-\u{FF19}]{0,26}",
+            ],
+        ) {
+            let (mut fast, mut slow) = (Digits::new(), Digits::new());
+            let want = scan_text(&raw, &mut slow);
+            if let Some(plain) = scan_plain(&raw) {
+                proptest::prop_assert_eq!(Ok(plain), want);
+            }
+            proptest::prop_assert_eq!(scan(&raw, &mut fast), want);
+        }
+
+        /// The eight-at-a-time digit test is the byte-at-a-time one: on digits with at most
+        /// one other byte put in at any place.
+        #[test]
+        fn all_digits_is_a_byte_test(
+            digits in "[0-9]{0,30}",
+            at: proptest::sample::Index,
+            other in proptest::option::of(proptest::prop_oneof![
+                proptest::num::u8::ANY,
+                // Bytes next to the digits, and their images with the high bit set.
+                proptest::sample::select(&b"/:\x00\x7f\x80\xaf\xb0\xb9\xba\xff"[..]),
+            ]),
+        ) {
+            let mut bytes = digits.into_bytes();
+            if let (Some(b), false) = (other, bytes.is_empty()) {
+                let i = at.index(bytes.len());
+                bytes[i] = b;
+            }
+            proptest::prop_assert_eq!(all_digits(&bytes), bytes.iter().all(u8::is_ascii_digit));
         }
 
         #[test]
