@@ -11,6 +11,8 @@ use std::fmt;
 /// E.164 allows 15; phonenumbers' metadata allows national numbers of up to 17 digits,
 /// so 19 leaves room for every number the numbering plan can call valid.
 pub const MAX_DIGITS: usize = 19;
+// `from_parts` builds a value below 10^MAX_DIGITS in a u64 (below 1.8 × 10^19).
+const _: () = assert!(MAX_DIGITS <= 19);
 
 /// An E.164 number as an integer, with its country-code length.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -141,23 +143,33 @@ impl fmt::Debug for Number {
     }
 }
 
+/// `1` in every byte of a word.
+const ONES: u64 = u64::from_le_bytes([1; 8]);
+
+/// Whether all eight bytes are ASCII digits, tested as one word: no byte has its high bit set,
+/// falls below `0` once `0` is subtracted, or reaches 0x80 once 0x46 (0x80 - `:`) is added.
+/// A borrow or carry between bytes starts only at a byte that already fails.
+#[inline]
+pub(crate) fn eight_ascii_digits(word: &[u8; 8]) -> bool {
+    let w = u64::from_le_bytes(*word);
+    (w | w.wrapping_sub(ONES * 0x30) | w.wrapping_add(ONES * 0x46)) & (ONES * 0x80) == 0
+}
+
 /// The value of eight ASCII digits (the first the most significant), or `None` if a byte is
-/// no digit: the bytes checked and combined as one word, in pairs, fours, then eights.
+/// no digit: the bytes checked as one word ([`eight_ascii_digits`]) and combined in pairs,
+/// fours, then eights.
 #[inline]
 fn eight_digits(word: &[u8; 8]) -> Option<u64> {
-    const ONES: u64 = u64::from_le_bytes([1; 8]);
-    let w = u64::from_le_bytes(*word);
-    // No high bit set, none below `0` once `0` is subtracted, none at 0x80 once 0x46 (0x80
-    // - `:`) is added; a borrow or carry between bytes starts only at a byte that fails.
-    if (w | w.wrapping_sub(ONES * 0x30) | w.wrapping_add(ONES * 0x46)) & (ONES * 0x80) != 0 {
+    if !eight_ascii_digits(word) {
         return None;
     }
+    let w = u64::from_le_bytes(*word);
     // Little-endian: the first digit is the lowest byte. Each step folds the next-higher
     // lane (the next digits) into the lower one and keeps every other lane.
     let v = w - ONES * 0x30;
     let v = (v * 10 + (v >> 8)) & 0x00FF_00FF_00FF_00FF;
     let v = (v * 100 + (v >> 16)) & 0x0000_FFFF_0000_FFFF;
-    Some((v.wrapping_mul(10_000) + (v >> 32)) & 0xFFFF_FFFF)
+    Some((v * 10_000 + (v >> 32)) & 0xFFFF_FFFF)
 }
 
 fn digit_count(v: u64) -> usize {
@@ -181,6 +193,23 @@ mod tests {
         assert_eq!(n.country_code(), 39);
         let mut buf = [0; MAX_DIGITS];
         assert_eq!(n.national(&mut buf), b"0612345678");
+    }
+
+    #[test]
+    fn rejects_a_non_digit_in_a_word_or_after_it() {
+        for nsn in [
+            &b"1234567a"[..],
+            b"a2345678",
+            b"123456789a",
+            b"12345678:",
+            b"1234/678",
+        ] {
+            assert!(Number::from_parts(7, nsn).is_none(), "{nsn:?}");
+        }
+        assert_eq!(
+            Number::from_parts(7, b"1234567890").map(|n| n.value()),
+            Some(71_234_567_890)
+        );
     }
 
     #[test]
