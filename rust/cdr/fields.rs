@@ -57,11 +57,16 @@ pub fn parse_seconds(s: &str, non_negative: bool) -> Result<Option<f64>, BadValu
             s.parse::<f64>().map_err(|_| BadValue)?
         }
     };
-    if x.is_finite() && (!non_negative || x >= 0.0) {
+    if seconds_ok(x, non_negative) {
         Ok(Some(x))
     } else {
         Err(BadValue)
     }
+}
+
+/// A number of seconds is finite, and `>= 0` if `non_negative`.
+fn seconds_ok(x: f64, non_negative: bool) -> bool {
+    x.is_finite() && (!non_negative || x >= 0.0)
 }
 
 /// `[-]digits[.digits]` whose digits, read as one integer `m`, are at most 2^53, exactly as
@@ -163,7 +168,7 @@ pub(super) fn call_from_strs(
         match number {
             None => parse_seconds(text, non_negative).map_err(|_| bad(field, text, want)),
             Some(None) => Ok(None),
-            Some(Some(x)) if x.is_finite() && (!non_negative || x >= 0.0) => Ok(Some(x)),
+            Some(Some(x)) if seconds_ok(x, non_negative) => Ok(Some(x)),
             Some(Some(x)) => Err(bad(field, &x.to_string(), want)),
         }
     };

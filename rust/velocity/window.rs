@@ -47,6 +47,14 @@ impl Params {
         second / self.granule
     }
 
+    /// Whether a call's duration is known (finite, not negative) and, if so, short.
+    fn duration_class(&self, duration: Option<f64>) -> (bool, bool) {
+        match duration.filter(|d| d.is_finite() && *d >= 0.0) {
+            Some(d) => (true, d < self.short_call),
+            None => (false, false),
+        }
+    }
+
     /// The key whose newest second is `newest` has nothing left in any window at `second`.
     pub fn expired(&self, newest: u32, second: u32) -> bool {
         expired_buckets(self.bucket(newest), self.bucket(second))
@@ -235,13 +243,10 @@ impl Window {
             } else {
                 Long::default()
             };
+            let (known, short) = p.duration_class(duration);
             l.calls = l.calls.saturating_add(1);
-            if let Some(d) = duration.filter(|d| d.is_finite() && *d >= 0.0) {
-                l.known = l.known.saturating_add(1);
-                if d < p.short_call {
-                    l.short = l.short.saturating_add(1);
-                }
-            }
+            l.known = l.known.saturating_add(u32::from(known));
+            l.short = l.short.saturating_add(u32::from(short));
             self.long[b] = l;
             fresh.bucket = Some(l);
         }
@@ -259,11 +264,9 @@ impl Window {
     /// [`Window::pending`]), and returns the counters it gives: this call alone.
     fn hold(&mut self, callee: u64, duration: Option<f64>, p: &Params) -> Counters {
         debug_assert!(self.is_blank() && self.callees == 0 && self.calls_1m == 0);
-        let known = duration.filter(|d| d.is_finite() && *d >= 0.0);
-        let short = known.is_some_and(|d| d < p.short_call);
-        self.pending = PENDING
-            | if known.is_some() { PENDING_KNOWN } else { 0 }
-            | if short { PENDING_SHORT } else { 0 };
+        let (known, short) = p.duration_class(duration);
+        self.pending =
+            PENDING | if known { PENDING_KNOWN } else { 0 } | if short { PENDING_SHORT } else { 0 };
         self.follow(callee, p);
         self.held_counters()
     }
@@ -278,8 +281,8 @@ impl Window {
             distinct_callees: u32::from(self.last_callee() != 0),
             short_calls: u32::from(self.pending & PENDING_SHORT != 0),
             known_durations: u32::from(self.pending & PENDING_KNOWN != 0),
-            sequential: if self.repeat { 0 } else { self.run },
-            repeat_callee: if self.repeat { self.run } else { 0 },
+            sequential: self.sequential(),
+            repeat_callee: self.repeat_callee(),
             late: false,
         }
     }
@@ -301,6 +304,24 @@ impl Window {
             short: u32::from(held & PENDING_SHORT != 0),
             known: u32::from(held & PENDING_KNOWN != 0),
         };
+    }
+
+    /// The length of the run of sequential callees at the end (0 in a run of repeats).
+    fn sequential(&self) -> u32 {
+        if self.repeat {
+            0
+        } else {
+            self.run
+        }
+    }
+
+    /// The length of the run of repeated callees at the end (0 in a sequential run).
+    fn repeat_callee(&self) -> u32 {
+        if self.repeat {
+            self.run
+        } else {
+            0
+        }
     }
 
     /// Follows the run of repeated or sequential callees with a counted call's callee.
@@ -489,8 +510,8 @@ impl Window {
             distinct_callees: live.min(self.calls_1m),
             short_calls: saturate(short),
             known_durations: saturate(known),
-            sequential: if self.repeat { 0 } else { self.run },
-            repeat_callee: if self.repeat { self.run } else { 0 },
+            sequential: self.sequential(),
+            repeat_callee: self.repeat_callee(),
             late: false,
         }
     }
@@ -516,8 +537,8 @@ impl Window {
             return self.counters_at_now(p.bucket(self.now), Fresh::default());
         }
         let mut c = Counters {
-            sequential: if self.repeat { 0 } else { self.run },
-            repeat_callee: if self.repeat { self.run } else { 0 },
+            sequential: self.sequential(),
+            repeat_callee: self.repeat_callee(),
             ..Counters::default()
         };
         if d < MINUTE {
