@@ -114,7 +114,6 @@ impl<B: AsRef<[u8]>> FieldColumn<B> {
 
     /// The value of row `row` as text (`""` when null or absent).
     pub(super) fn text(&self, row: usize) -> std::borrow::Cow<'_, str> {
-        let le = le_u64;
         match self {
             FieldColumn::Missing => std::borrow::Cow::Borrowed(""),
             FieldColumn::Text {
@@ -127,7 +126,8 @@ impl<B: AsRef<[u8]>> FieldColumn<B> {
                 if !Self::valid(validity, i) {
                     return std::borrow::Cow::Borrowed("");
                 }
-                let (Some(a), Some(b)) = (le(offsets.as_ref(), i), le(offsets.as_ref(), i + 1))
+                let (Some(a), Some(b)) =
+                    (le_u64(offsets.as_ref(), i), le_u64(offsets.as_ref(), i + 1))
                 else {
                     return std::borrow::Cow::Borrowed("");
                 };
@@ -141,7 +141,7 @@ impl<B: AsRef<[u8]>> FieldColumn<B> {
                 offset,
             } => {
                 let i = offset + row;
-                match le(values.as_ref(), i).filter(|_| Self::valid(validity, i)) {
+                match le_u64(values.as_ref(), i).filter(|_| Self::valid(validity, i)) {
                     Some(bits) => std::borrow::Cow::Owned(f64::from_bits(bits).to_string()),
                     None => std::borrow::Cow::Borrowed(""),
                 }

@@ -126,8 +126,9 @@ impl PyEngine {
                 .collect::<Vec<_>>()
         });
         // Only a speed-up: the calls are scored and counted, so a failure here must not raise.
-        let _paused =
-            (verdicts.len() >= super::gc::GC_PAUSE_MIN).then(|| super::gc::GcPaused::new(py).ok());
+        let _paused = (verdicts.len() >= super::gc::GC_PAUSE_MIN)
+            .then(|| super::gc::GcPaused::new(py).ok())
+            .flatten();
         PyList::new(py, verdicts.into_iter().map(|inner| PyVerdict { inner }))
     }
 
