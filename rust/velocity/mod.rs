@@ -28,14 +28,14 @@
 //!
 //! Each shard holds at most `max_keys / shards` keys, in a slab of fixed-size entries allocated
 //! 256 at a time as keys arrive, and an open-addressing index allocated up front (8 bytes a
-//! slot, load ≤ 0.8: 10–20 bytes per key; between two calls a shard's index may still hold the
+//! slot, load ≤ 0.5: 16–32 bytes per key; between two calls a shard's index may still hold the
 //! slot of the key it evicted last, removed at its next call). An entry is 704 bytes, 11 cache
 //! lines: 60 one-second buckets (calls, `u16`; displaced callees, `u8`), 13 long-window buckets
 //! (calls, short calls, known durations, `u32` each), 64 callee slots (32-bit fingerprint and
 //! second), the run counter, the minute's running totals, how much of each ring is valid, and
 //! the LRU links. A new key's first call writes the entry's first cache line only (the call
 //! is held in the header until the key's second call writes it to the rings).
-//! [`Velocity::bytes_per_key`] is the bound, 724 bytes; at the default cap of 1 000 000 keys
+//! [`Velocity::bytes_per_key`] is the bound, 736 bytes; at the default cap of 1 000 000 keys
 //! the whole structure takes at most 721 MB ([`VelocityConfig::max_memory`]).
 //!
 //! # Eviction
@@ -64,13 +64,14 @@
 //! random for each [`Velocity`], so whoever chooses CLIs or callees cannot aim them at one
 //! probe run or make callees collide. [`Key::trunk`] hashes trunk names with unseeded xxh3.
 
+mod prefetch;
 mod shard;
 #[cfg(test)]
 mod tests;
 mod window;
 
 use crate::{Error, Result};
-use shard::{key_hash, Eviction, Outcome, Shard, ENTRY_BYTES};
+use shard::{index_slots, key_hash, Eviction, Outcome, Shard, ENTRY_BYTES};
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -86,7 +87,7 @@ const MAX_KEYS: usize = 1 << 32;
 #[derive(Clone, Debug, PartialEq)]
 pub struct VelocityConfig {
     /// Most keys tracked across all shards (each shard holds `max_keys / shards`). Default
-    /// 1 000 000: at most 724 bytes a key, 721 MB in all.
+    /// 1 000 000: at most 736 bytes a key, 721 MB in all.
     pub max_keys: usize,
     /// The long window in seconds: a whole number of minutes in `60..=86400`. Default 3600.
     pub window: u32,
@@ -172,8 +173,7 @@ impl VelocityConfig {
     /// bytes of shard headers aside).
     pub fn max_memory(&self) -> usize {
         let cap = self.max_keys / self.shards.max(1);
-        let slots = (cap + cap / 4 + 1).next_power_of_two();
-        self.shards * (slots * 8 + cap * ENTRY_BYTES)
+        self.shards * (index_slots(cap).saturating_mul(8) + cap * ENTRY_BYTES)
     }
 }
 
@@ -362,10 +362,10 @@ impl Velocity {
         &self.config
     }
 
-    /// Upper bound of the memory per tracked key, in bytes: the entry plus at most 20 bytes of
+    /// Upper bound of the memory per tracked key, in bytes: the entry plus at most 32 bytes of
     /// index.
     pub const fn bytes_per_key() -> usize {
-        ENTRY_BYTES + 20
+        ENTRY_BYTES + 32
     }
 
     fn slot(&self, hash: u64) -> &Slot {
@@ -392,6 +392,17 @@ impl Velocity {
         }
         drop(shard);
         counters
+    }
+
+    /// Hints that `key` is about to be [recorded](Velocity::record): starts loading, without
+    /// waiting for them, the cache lines its shard will read if the key is new (a new key at a
+    /// full shard reads three or four lines that nothing touched lately). Changes nothing; does
+    /// nothing when another thread holds the shard.
+    pub fn prefetch(&self, key: Key) {
+        let hash = key_hash(key, self.params.seed);
+        if let Ok(shard) = self.slot(hash).shard.try_lock() {
+            shard.prefetch(hash);
+        }
     }
 
     /// The counters of `key` at Unix time `now` (or at its own clock, if that is later or `now`

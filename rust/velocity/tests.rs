@@ -363,6 +363,9 @@ proptest! {
                 continue;
             }
             let e = Event { timestamp: ts, callee: op.callee, duration: op.duration };
+            // A prefetch reads the shard in whatever state it is in, and changes nothing.
+            v.prefetch(key);
+            v.prefetch(key_of(op.key + 1));
             let want = model.record(key, &e);
             let got = v.record(key, &e);
             prop_assert_eq!(got, want, "{:?} {:?}", key, e);
@@ -393,6 +396,7 @@ proptest! {
         for (k, step, callee) in &ops {
             let key = Key::caller(*k);
             let e = ev(timestamp(&mut clock, step, &cfg), *callee);
+            v.prefetch(key);
             prop_assert_eq!(v.record(key, &e), model.record(key, &e), "{:?} {:?}", key, e);
             let shard = v.slots[0].lock();
             shard.check(&v.params);
@@ -881,10 +885,23 @@ fn keys_of_different_kinds_are_different_keys() {
 #[test]
 fn the_documented_sizes_hold() {
     assert_eq!(ENTRY_BYTES, 704);
-    assert_eq!(Velocity::bytes_per_key(), 724);
+    assert_eq!(Velocity::bytes_per_key(), 736);
     let c = VelocityConfig::default();
     assert_eq!(c.max_memory(), 720_777_216); // 64 × (32 768 × 8 + 15 625 × 704)
     assert!(c.max_memory() <= c.max_keys * Velocity::bytes_per_key());
+}
+
+#[test]
+fn the_index_stays_at_most_half_full_and_under_32_bytes_a_key() {
+    for cap in (1..5_000).chain([15_625, 1 << 20, (1 << 31) - 1, 1 << 31]) {
+        let slots = shard::index_slots(cap);
+        assert!(slots.is_power_of_two(), "{cap}");
+        assert!(slots >= 2 * cap && slots * 8 < 32 * cap, "{cap}: {slots}");
+    }
+    for (keys, shards) in [(1, 1), (5, 1), (100_000, 64), (1_000_000, 64), (4096, 4096)] {
+        let c = config(keys, shards);
+        assert!(c.max_memory() <= keys * Velocity::bytes_per_key(), "{keys}/{shards}");
+    }
 }
 
 #[test]
