@@ -71,10 +71,11 @@ mod tests;
 mod window;
 
 use crate::{Error, Result};
+use prefetch::prefetch_address;
 use shard::{index_slots, key_hash, Eviction, Outcome, Shard, ENTRY_BYTES};
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use window::Params;
 
@@ -297,6 +298,11 @@ pub struct VelocityStats {
 #[derive(Debug)]
 struct Slot {
     shard: Mutex<Shard>,
+    /// The address and mask of the shard's index ([`Shard::index_address`]), and whether the
+    /// shard is full, for [`Velocity::prefetch`].
+    index: usize,
+    index_mask: usize,
+    full: AtomicBool,
     tracked: AtomicU64,
     evicted_expired: AtomicU64,
     evicted_lru: AtomicU64,
@@ -341,13 +347,20 @@ impl Velocity {
         };
         let cap = (config.max_keys / config.shards) as u32;
         let slots = (0..config.shards)
-            .map(|_| Slot {
-                shard: Mutex::new(Shard::new(cap)),
-                tracked: AtomicU64::new(0),
-                evicted_expired: AtomicU64::new(0),
-                evicted_lru: AtomicU64::new(0),
-                late: AtomicU64::new(0),
-                recorded: AtomicU64::new(0),
+            .map(|_| {
+                let shard = Shard::new(cap);
+                let (index, index_mask) = shard.index_address();
+                Slot {
+                    shard: Mutex::new(shard),
+                    index,
+                    index_mask,
+                    full: AtomicBool::new(false),
+                    tracked: AtomicU64::new(0),
+                    evicted_expired: AtomicU64::new(0),
+                    evicted_lru: AtomicU64::new(0),
+                    late: AtomicU64::new(0),
+                    recorded: AtomicU64::new(0),
+                }
             })
             .collect();
         Ok(Velocity {
@@ -386,7 +399,12 @@ impl Velocity {
             Outcome::Counted { new_key, evicted } => match evicted {
                 Some(Eviction::Expired) => bump(&slot.evicted_expired),
                 Some(Eviction::Lru) => bump(&slot.evicted_lru),
-                None if new_key => bump(&slot.tracked),
+                None if new_key => {
+                    bump(&slot.tracked);
+                    if shard.is_full() {
+                        slot.full.store(true, Relaxed);
+                    }
+                }
                 None => {}
             },
         }
@@ -395,13 +413,18 @@ impl Velocity {
     }
 
     /// Hints that `key` is about to be [recorded](Velocity::record): starts loading, without
-    /// waiting for them, the cache lines its shard will read if the key is new (a new key at a
-    /// full shard reads three or four lines that nothing touched lately). Changes nothing; does
-    /// nothing when another thread holds the shard.
+    /// waiting for them, the cache lines its shard will read if the key is new. That is its
+    /// index slot (read without the lock) and, once the shard is full, three or four lines
+    /// that nothing touched lately (read under the lock, if no other thread holds it).
+    /// Changes nothing.
     pub fn prefetch(&self, key: Key) {
         let hash = key_hash(key, self.params.seed);
-        if let Ok(shard) = self.slot(hash).shard.try_lock() {
-            shard.prefetch(hash);
+        let slot = self.slot(hash);
+        prefetch_address(slot.index + (hash as u32 as usize & slot.index_mask) * 8);
+        if slot.full.load(Relaxed) {
+            if let Ok(shard) = slot.shard.try_lock() {
+                shard.prefetch_eviction();
+            }
         }
     }
 

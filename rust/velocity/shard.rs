@@ -188,16 +188,24 @@ impl Shard {
         }
     }
 
-    /// Starts loading the cache lines that a call of the key with this hash will read if the
-    /// key is new: its index slot, the slot of the key evicted last, and, when the shard is
-    /// full, the keys at the LRU ends and the neighbour the victim's unlinking writes.
-    pub fn prefetch(&self, hash: u64) {
-        prefetch(&self.table[self.home(hash as u32)]);
+    /// The address and mask of the index, for a prefetch without the lock: the index is
+    /// allocated once, with the shard, and never moves.
+    pub fn index_address(&self) -> (usize, usize) {
+        (self.table.as_ptr() as usize, self.mask)
+    }
+
+    /// Whether the shard holds `cap` keys. Once full it stays full: keys only leave to make
+    /// room for new ones.
+    pub fn is_full(&self) -> bool {
+        self.len == self.cap
+    }
+
+    /// Starts loading what a new key at this full shard reads besides its own index slot: the
+    /// slot of the key evicted last, the keys at the LRU ends and the neighbour that unlinking
+    /// the victim writes.
+    pub fn prefetch_eviction(&self) {
         if self.stale != 0 {
             prefetch(&self.table[self.home((self.stale >> 32) as u32)]);
-        }
-        if self.len < self.cap {
-            return;
         }
         for list in &self.lists {
             if list.tail != NIL {

@@ -900,7 +900,10 @@ fn the_index_stays_at_most_half_full_and_under_32_bytes_a_key() {
     }
     for (keys, shards) in [(1, 1), (5, 1), (100_000, 64), (1_000_000, 64), (4096, 4096)] {
         let c = config(keys, shards);
-        assert!(c.max_memory() <= keys * Velocity::bytes_per_key(), "{keys}/{shards}");
+        assert!(
+            c.max_memory() <= keys * Velocity::bytes_per_key(),
+            "{keys}/{shards}"
+        );
     }
 }
 
