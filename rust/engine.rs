@@ -364,11 +364,12 @@ fn decide_with(snap: &Snapshot, call: &Call<'_>) -> (Decision, LookedUp) {
     let caller = policy.lookup(call.caller, call.ingress);
     let store = snap.velocity.as_ref().filter(|_| policy.reads_counters());
     let [by_caller, by_destination, by_trunk] = policy.velocity_keys();
-    if let (Some(store), true, Ok(c)) = (store, by_caller, &caller) {
-        // Most callers are new keys, whose counting waits on memory: start it now, so that it
-        // arrives while the other numbers are looked up.
-        store.prefetch(Key::caller(c.number.value()));
-    }
+    // Most callers are new keys, whose counting waits on memory: start it now, so that it
+    // arrives while the other numbers are looked up.
+    let caller_key = match (store, by_caller, &caller) {
+        (Some(store), true, Ok(c)) => Some(store.prefetch(Key::caller(c.number.value()))),
+        _ => None,
+    };
     // The dialled number was already translated to international format abroad, or is in
     // home format: read it with the home rules either way.
     let callee_ingress = match call.ingress {
@@ -396,8 +397,8 @@ fn decide_with(snap: &Snapshot, call: &Call<'_>) -> (Decision, LookedUp) {
         if by_trunk && !call.trunk.is_empty() {
             velocity[2] = Some(store.record(Key::trunk(call.trunk), &event));
         }
-        if let (true, Ok(c)) = (by_caller, &caller) {
-            velocity[0] = Some(store.record(Key::caller(c.number.value()), &event));
+        if let Some(key) = caller_key {
+            velocity[0] = Some(store.record_prefetched(key, &event));
         }
     }
     let facts = Facts {

@@ -224,6 +224,14 @@ impl Key {
     }
 }
 
+/// A key given to [`Velocity::prefetch`], with its seeded hash, for
+/// [`Velocity::record_prefetched`] of the same [`Velocity`].
+#[derive(Clone, Copy, Debug)]
+pub struct Prefetched {
+    key: Key,
+    hash: u64,
+}
+
 /// One call, as far as velocity counting needs it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Event {
@@ -388,7 +396,16 @@ impl Velocity {
     /// Counts `event` for `key` and returns the key's counters including it (or, for a late
     /// event, without it and with [`Counters::late`] set).
     pub fn record(&self, key: Key, event: &Event) -> Counters {
-        let hash = key_hash(key, self.params.seed);
+        self.record_hashed(key, key_hash(key, self.params.seed), event)
+    }
+
+    /// [`Velocity::record`] for a key given to [`Velocity::prefetch`] (its hash is not computed
+    /// again).
+    pub fn record_prefetched(&self, key: Prefetched, event: &Event) -> Counters {
+        self.record_hashed(key.key, key.hash, event)
+    }
+
+    fn record_hashed(&self, key: Key, hash: u64, event: &Event) -> Counters {
         let slot = self.slot(hash);
         let mut shard = slot.lock();
         let second = to_second(event.timestamp);
@@ -416,8 +433,8 @@ impl Velocity {
     /// waiting for them, the cache lines its shard will read if the key is new. That is its
     /// index slot (read without the lock) and, once the shard is full, three or four lines
     /// that nothing touched lately (read under the lock, if no other thread holds it).
-    /// Changes nothing.
-    pub fn prefetch(&self, key: Key) {
+    /// Changes nothing; hand the result to [`Velocity::record_prefetched`].
+    pub fn prefetch(&self, key: Key) -> Prefetched {
         let hash = key_hash(key, self.params.seed);
         let slot = self.slot(hash);
         prefetch_address(slot.index + (hash as u32 as usize & slot.index_mask) * 8);
@@ -426,6 +443,7 @@ impl Velocity {
                 shard.prefetch_eviction();
             }
         }
+        Prefetched { key, hash }
     }
 
     /// The counters of `key` at Unix time `now` (or at its own clock, if that is later or `now`
