@@ -24,6 +24,7 @@ pub mod features;
 mod load;
 pub mod program;
 mod rank;
+mod specialize;
 mod suggest;
 
 pub use compile::Scope;
@@ -353,12 +354,36 @@ impl Policy {
     ///
     /// The rules (and the emergency safeguard) are visited in reason order (see [`rank`]), so
     /// the reasons come out sorted, and the score and both decisions are tallied on the way,
-    /// in that order.
+    /// in that order. They are the rules specialised to the call's context (see
+    /// [`specialize`]): the checks its ingress, network number and caller state settle are
+    /// not run again.
     pub fn evaluate(&self, facts: &Facts<'_>, lists: &[Arc<NumberList>]) -> Decision {
+        let (rules, nodes) = match self.ranking.variants.get(specialize::context(facts)) {
+            Some(v) => (&v.rules, &v.nodes),
+            None => (&self.ranking.rules, &self.ranking.nodes),
+        };
+        self.evaluate_ranked(rules, nodes, facts, lists)
+    }
+
+    /// [`Policy::evaluate`] over every rule, unspecialised: what the specialised rule sets
+    /// must agree with.
+    #[cfg(test)]
+    fn evaluate_general(&self, facts: &Facts<'_>, lists: &[Arc<NumberList>]) -> Decision {
+        self.evaluate_ranked(&self.ranking.rules, &self.ranking.nodes, facts, lists)
+    }
+
+    /// Evaluates `rules` (in reason order) whose conditions' nodes are in `nodes`.
+    #[inline]
+    fn evaluate_ranked(
+        &self,
+        rules: &[rank::Ranked],
+        nodes: &[program::Node],
+        facts: &Facts<'_>,
+        lists: &[Arc<NumberList>],
+    ) -> Decision {
         let mode = usize::from(self.mode == Mode::Observe);
         let mut pass = Pass::default();
-        let nodes = &self.ranking.nodes;
-        for r in &self.ranking.rules {
+        for r in rules {
             if program::run(nodes, r.start, facts, lists) {
                 pass.add(r, r.observe[mode]);
             }
