@@ -317,7 +317,20 @@ impl Policy {
     }
 
     /// Whether `callee` (raw) is a home emergency number.
+    #[inline]
     pub fn is_emergency(&self, callee: &str) -> bool {
+        // Nine digits in a row at the start are more than an emergency number has: what
+        // most callees are, answered without the byte loop (which gives up at the ninth).
+        if let Some((word, [ninth, ..])) = callee.as_bytes().split_first_chunk::<8>() {
+            if crate::number::eight_ascii_digits(word) && ninth.is_ascii_digit() {
+                return false;
+            }
+        }
+        self.is_emergency_bytes(callee)
+    }
+
+    /// [`Policy::is_emergency`] a byte at a time: up to eight digits, spaces and dashes.
+    fn is_emergency_bytes(&self, callee: &str) -> bool {
         let mut digits = [0u8; 8];
         let mut n = 0;
         for b in callee.bytes() {
@@ -503,5 +516,41 @@ impl Tally {
     #[inline]
     fn score(&self) -> f64 {
         1.0 - self.keep
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A policy with an eight-digit emergency number, the longest the byte loop can match.
+    fn emergency_policy() -> &'static Policy {
+        static POLICY: std::sync::OnceLock<Policy> = std::sync::OnceLock::new();
+        POLICY.get_or_init(|| {
+            crate::engine::tests::policy(
+                "home_region = \"KZ\"\nemergency_numbers = [\"104\", \"12345678\"]\n",
+            )
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        /// The nine-digit shortcut answers as the byte loop does.
+        #[test]
+        fn emergency_shortcut_agrees_with_the_byte_loop(
+            before in "[0-9 -]{0,3}",
+            number in proptest::sample::select(vec!["104", "112", "12345678", "1234567", "", "7"]),
+            after in "[0-9 +x-]{0,10}",
+        ) {
+            let policy = emergency_policy();
+            let callee = format!("{before}{number}{after}");
+            proptest::prop_assert_eq!(
+                policy.is_emergency(&callee),
+                policy.is_emergency_bytes(&callee),
+                "{:?}",
+                callee
+            );
+        }
     }
 }
