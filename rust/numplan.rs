@@ -546,6 +546,13 @@ impl Country {
         self.owners = owners;
     }
 
+    /// Builds the tables otherwise built on first use (by the first calls that need them).
+    pub(crate) fn warm(&self) {
+        self.general_by_first
+            .get_or_init(|| self.general_by_first_digit());
+        self.match_bits.get_or_init(|| self.match_bits_table());
+    }
+
     /// One anchored pass of the DFA over `nsn` (ASCII digits).
     #[inline]
     pub(crate) fn run(&self, nsn: &[u8]) -> Run {
@@ -1051,6 +1058,22 @@ pub(crate) mod tests {
         let digits = &e164.as_bytes()[1..];
         let cc_len = plan.country_code_len(digits).unwrap();
         plan.classify(Number::from_digits(digits, cc_len).unwrap())
+    }
+
+    #[test]
+    fn a_dial_plan_builds_its_home_tables() {
+        let plan = NumberingPlan::compile(&sample_source()).unwrap();
+        let home = |plan: &NumberingPlan| {
+            let c = plan.country(7).unwrap();
+            (
+                c.match_bits.get().is_some(),
+                c.general_by_first.get().is_some(),
+            )
+        };
+        assert_eq!(home(&plan), (false, false));
+        crate::normalize::DialPlan::new(&plan, "KZ", &[]).unwrap();
+        assert_eq!(home(&plan), (true, true));
+        assert!(plan.country(1).unwrap().match_bits.get().is_none());
     }
 
     #[test]
