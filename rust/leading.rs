@@ -60,6 +60,13 @@ impl LeadingPattern {
         }
     }
 
+    /// Builds the DFA a pattern that is no plain run of digits is otherwise given on first use.
+    pub fn warm(&self) {
+        if self.literal.is_none() {
+            self.dfa.get_or_init(|| build(self.regex.as_str()));
+        }
+    }
+
     /// [`LeadingPattern::match_end`] for a pattern that is no plain run of digits: out of
     /// line, so that the literal test is inlined where prefixes are stripped.
     #[inline(never)]

@@ -283,6 +283,12 @@ impl DialPlan {
             extra_idd.push(digits);
         }
         let cc_text = CcText::new(country.code.to_string().as_bytes());
+        // Most numbers scored are the home country's: its tables and the home prefixes' DFAs
+        // are built now rather than by the first calls (well under a millisecond; other
+        // countries' stay built on first use).
+        country.warm();
+        let prefixes = idd.iter().chain(&territory.national_prefix_for_parsing);
+        prefixes.for_each(LeadingPattern::warm);
         Ok(DialPlan {
             region: r,
             home,

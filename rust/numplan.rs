@@ -143,16 +143,28 @@ pub(crate) struct Country {
 
 /// Per match state a run can end in (the state after the end of input), the description
 /// bits of every territory: what [`Country::classify`] would otherwise gather pattern by
-/// pattern. `slots[state index - first]` is the offset of the state's bits (`territories`
-/// entries) in `bits`, `u32::MAX` for other states. Memory: 4 bytes for each DFA state in
-/// the range the end states span (regex-automata keeps match states together), plus 2 bytes
-/// per territory for each end state.
+/// pattern; and what it makes of them for each NSN length. `slots[state index - first]` is
+/// the state's number `k` among the end states, `u32::MAX` for other states; its bits are
+/// `bits[k * territories ..]` (`territories` entries), and `outcomes[k * OUTCOME_LENS + length]`
+/// (the length capped at [`OUTCOME_LENS`] - 1) the territory and type chosen ([`Outcome`]).
+/// Memory: 4 bytes for
+/// each DFA state in the range the end states span (regex-automata keeps match states
+/// together), plus 2 bytes per territory and 66 bytes for each end state.
 #[derive(Debug, Default)]
 struct MatchBits {
     first: usize,
     slots: Vec<u32>,
     bits: Vec<DescBits>,
+    outcomes: Vec<Outcome>,
 }
+
+/// NSN lengths [`MatchBits::outcomes`] tells apart: 0 to 31 and then 32 or more, as
+/// [`LengthBits`] does.
+const OUTCOME_LENS: usize = 33;
+
+/// A classification's territory and type: `territory + 1` (0 for none) above the type's
+/// index in [`NumberType::ALL`] (four bits).
+type Outcome = u16;
 
 /// Longest NSN [`GeneralTable`] has answers for.
 const GENERAL_TABLE_LEN: usize = 24;
@@ -546,6 +558,13 @@ impl Country {
         self.owners = owners;
     }
 
+    /// Builds the tables otherwise built on first use (by the first calls that need them).
+    pub(crate) fn warm(&self) {
+        self.general_by_first
+            .get_or_init(|| self.general_by_first_digit());
+        self.match_bits.get_or_init(|| self.match_bits_table());
+    }
+
     /// One anchored pass of the DFA over `nsn` (ASCII digits).
     #[inline]
     pub(crate) fn run(&self, nsn: &[u8]) -> Run {
@@ -669,8 +688,9 @@ impl Country {
         let sid = run.0?;
         let table = self.match_bits.get_or_init(|| self.match_bits_table());
         let index = (sid.as_usize() >> self.dfa.stride2()).checked_sub(table.first)?;
-        let slot = usize::try_from(*table.slots.get(index)?).ok()?;
-        table.bits.get(slot..slot + self.territories.len())
+        let k = usize::try_from(*table.slots.get(index)?).ok()?;
+        let n = self.territories.len();
+        table.bits.get(k * n..k * n + n)
     }
 
     /// One byte of each of the DFA's byte classes: every distinct transition out of a state.
@@ -711,17 +731,65 @@ impl Country {
             first,
             slots: vec![u32::MAX; last - first + 1],
             bits: Vec::new(),
+            outcomes: Vec::new(),
         };
-        for (index, sid) in ends {
-            let Ok(slot) = u32::try_from(table.bits.len()) else {
+        for (k, (index, sid)) in ends.into_iter().enumerate() {
+            let Ok(slot) = u32::try_from(k) else {
                 break;
             };
             let mut bits = vec![0 as DescBits; self.territories.len()];
             self.gather_bits(Run(Some(sid)), &mut bits);
+            table
+                .outcomes
+                .extend((0..OUTCOME_LENS).map(|len| self.outcome(&bits, len)));
             table.bits.extend(bits);
             table.slots[index - first] = slot;
         }
         table
+    }
+
+    /// The territory and type [`Country::choose`] makes of `found` for an NSN of `len` digits,
+    /// encoded.
+    fn outcome(&self, found: &[DescBits], len: usize) -> Outcome {
+        let Some((ti, number_type)) = self.choose(found, len) else {
+            return 0;
+        };
+        let ty = NumberType::ALL.iter().position(|&t| t == number_type);
+        // At most 64 territories and 12 types: both fit.
+        match (
+            u16::try_from(ti + 1),
+            ty.and_then(|t| u16::try_from(t).ok()),
+        ) {
+            (Ok(t), Some(ty)) => t << 4 | ty,
+            _ => 0,
+        }
+    }
+
+    /// The classification of `number` (NSN of `len` digits) in the state `run` ended in,
+    /// from the outcome table; `None` for a run the table has no outcome for.
+    #[inline]
+    fn classify_from_table(&self, number: Number, len: usize, run: Run) -> Option<Classification> {
+        let sid = run.0?;
+        let table = self.match_bits.get_or_init(|| self.match_bits_table());
+        let index = (sid.as_usize() >> self.dfa.stride2()).checked_sub(table.first)?;
+        let k = usize::try_from(*table.slots.get(index)?).ok()?;
+        let outcome = *table
+            .outcomes
+            .get(k * OUTCOME_LENS + len.min(OUTCOME_LENS - 1))?;
+        let mut out = Classification::unknown(number);
+        if let Some(t) = usize::from(outcome >> 4)
+            .checked_sub(1)
+            .and_then(|ti| self.territories.get(ti))
+        {
+            let number_type = NumberType::ALL
+                .get(usize::from(outcome & 15))
+                .copied()
+                .unwrap_or(NumberType::Unknown);
+            out.region = Some(t.region);
+            out.number_type = number_type;
+            out.valid = number_type != NumberType::Unknown;
+        }
+        Some(out)
     }
 
     /// The description bits of each territory (`out[t]`) that the patterns matched by `run`
@@ -737,8 +805,20 @@ impl Country {
     /// Classifies a number of this country given the run over its NSN of `len` digits:
     /// phonenumbers' territory choice (leading digits where a territory has them, else the
     /// first territory whose plan gives the number a type), then the type.
+    ///
+    /// What the run's end state and the length decide is looked up in a table made once
+    /// ([`MatchBits::outcomes`]); [`Country::classify_general`] decides it each time.
     #[inline]
     pub(crate) fn classify(&self, number: Number, len: usize, run: Run) -> Classification {
+        match self.classify_from_table(number, len, run) {
+            Some(c) => c,
+            None => self.classify_general(number, len, run),
+        }
+    }
+
+    /// [`Country::classify`] from the description bits of the run's end state: for runs that
+    /// matched nothing, and what the outcome table is made of and agrees with.
+    fn classify_general(&self, number: Number, len: usize, run: Run) -> Classification {
         let mut out = Classification::unknown(number);
         let matched;
         let found = match self.end_bits(run) {
@@ -750,9 +830,24 @@ impl Country {
                 &matched
             }
         };
+        let Some((ti, number_type)) = self.choose(found, len) else {
+            return out;
+        };
+        let Some(territory) = self.territories.get(ti) else {
+            return out;
+        };
+        out.region = Some(territory.region);
+        out.number_type = number_type;
+        out.valid = number_type != NumberType::Unknown;
+        out
+    }
+
+    /// phonenumbers' territory choice and type given the description bits `found` of each
+    /// territory and the NSN length: the territory's index and the type.
+    fn choose(&self, found: &[DescBits], len: usize) -> Option<(usize, NumberType)> {
         let bits = |i: usize| found.get(i).copied().unwrap_or(0);
-        let chosen = if let [t] = self.territories.as_slice() {
-            Some((t, t.number_type(bits(0), len)))
+        if let [t] = self.territories.as_slice() {
+            Some((0, t.number_type(bits(0), len)))
         } else {
             self.territories.iter().enumerate().find_map(|(i, t)| {
                 let m = bits(i);
@@ -761,16 +856,9 @@ impl Country {
                     Some(_) => m & 1 << LEADING_BIT != 0,
                     None => ty != NumberType::Unknown,
                 };
-                claims.then_some((t, ty))
+                claims.then_some((i, ty))
             })
-        };
-        let Some((territory, number_type)) = chosen else {
-            return out;
-        };
-        out.region = Some(territory.region);
-        out.number_type = number_type;
-        out.valid = number_type != NumberType::Unknown;
-        out
+        }
     }
 }
 
@@ -1054,6 +1142,22 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_dial_plan_builds_its_home_tables() {
+        let plan = NumberingPlan::compile(&sample_source()).unwrap();
+        let home = |plan: &NumberingPlan| {
+            let c = plan.country(7).unwrap();
+            (
+                c.match_bits.get().is_some(),
+                c.general_by_first.get().is_some(),
+            )
+        };
+        assert_eq!(home(&plan), (false, false));
+        crate::normalize::DialPlan::new(&plan, "KZ", &[]).unwrap();
+        assert_eq!(home(&plan), (true, true));
+        assert!(plan.country(1).unwrap().match_bits.get().is_none());
+    }
+
+    #[test]
     fn separates_kazakhstan_from_russia() {
         let plan = sample_plan();
         let kz = classify(&plan, "+77011234567");
@@ -1255,6 +1359,41 @@ pub(crate) mod tests {
             out.valid = ty != NumberType::Unknown;
         }
         out
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2048))]
+
+        /// The outcome table classifies as the choice made from the end state's bits does,
+        /// for every length (beyond 32 too), and answers every run that matched.
+        #[test]
+        fn outcome_table_classifies_as_the_bits_do(
+            pick in 0usize..64,
+            start in proptest::sample::select(vec![
+                "", "7", "70", "701", "727", "7272", "33622", "6", "8", "800", "916", "201",
+                "2015", "613", "242", "1", "0",
+            ]),
+            rest in "[0-9]{0,11}",
+            len in proptest::option::of(0usize..40),
+        ) {
+            let plan = sample_plan();
+            let codes: Vec<u16> = plan.country_codes().collect();
+            let country = plan.country(codes[pick % codes.len()]).unwrap();
+            let nsn = format!("{start}{rest}");
+            let Some(number) = Number::from_parts(country.code, nsn.as_bytes()) else {
+                return Ok(());
+            };
+            let len = len.unwrap_or(nsn.len());
+            let run = country.run(nsn.as_bytes());
+            proptest::prop_assert_eq!(
+                country.classify(number, len, run),
+                country.classify_general(number, len, run)
+            );
+            proptest::prop_assert_eq!(
+                country.classify_from_table(number, len, run).is_some(),
+                run.0.is_some()
+            );
+        }
     }
 
     proptest::proptest! {

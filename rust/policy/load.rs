@@ -575,7 +575,7 @@ pub(super) fn parse(
         (section, _) => Some(velocity_config(&cx, section.as_ref())?),
     };
 
-    Ok(Policy {
+    let mut policy = Policy {
         source_name: source_name.to_owned(),
         source_text: text.into(),
         texts,
@@ -600,7 +600,9 @@ pub(super) fn parse(
         rules,
         lists,
         prefix_lists,
-    })
+    };
+    policy.ranking.variants = super::specialize::variants(&policy.ranking, &policy);
+    Ok(policy)
 }
 
 fn velocity_config(cx: &Ctx<'_>, raw: Option<&RawVelocity>) -> Result<VelocityConfig> {

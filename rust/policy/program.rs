@@ -198,9 +198,10 @@ impl Check {
         Check::lower(p).unwrap_or_else(|| Check::Pred(Box::new(p.clone())))
     }
 
-    /// Tests the check for one call.
-    #[inline]
-    fn test(&self, facts: &Facts<'_>, lists: &[Arc<NumberList>]) -> bool {
+    /// Tests the check for one call (inlined into [`run`]'s loop: a call per check cost more
+    /// than most checks do).
+    #[inline(always)]
+    pub(super) fn test(&self, facts: &Facts<'_>, lists: &[Arc<NumberList>]) -> bool {
         match *self {
             Check::Const(b) => b,
             Check::Ingress(mask) => mask >> facts.call.ingress.index() & 1 == 1,

@@ -9,6 +9,7 @@
 
 use super::features::Feature;
 use super::program::{Check, Node, Pred, Program, FALSE};
+use super::specialize::Variant;
 use super::{Rule, EMERGENCY_REASON};
 use crate::verdict::{Action, ReasonId};
 use std::cmp::Ordering;
@@ -36,6 +37,9 @@ pub(crate) struct Ranking {
     pub(super) rules: Vec<Ranked>,
     /// The conditions' nodes, one program after another (none empty).
     pub(super) nodes: Vec<Node>,
+    /// The rules and nodes specialised to each context a call can be in (see
+    /// [`super::specialize`]); filled in once the policy is built.
+    pub(super) variants: Vec<Variant>,
 }
 
 impl Ranking {
@@ -86,7 +90,11 @@ impl Ranking {
                 rule
             })
             .collect();
-        Ranking { rules, nodes }
+        Ranking {
+            rules,
+            nodes,
+            variants: Vec::new(),
+        }
     }
 }
 
