@@ -20,6 +20,7 @@ Stdlib exceptions allowed, each only for the argument that causes it:
 from __future__ import annotations
 
 import os
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -382,7 +383,10 @@ def test_policy_from_mutated_default_text(engine, script):
         base_dir=(DEFAULT_DIR, PATH),
     )
     if isinstance(p, fraudcore.ParseError):
-        assert str(p).startswith("mutated.toml:"), p  # file:line:column
+        # file:line:column: of the policy, or of a list or prefix file it names (a line moved
+        # into another section can point a list at a prefix file, whose lines then do not read)
+        named_file = re.escape(str(DEFAULT_DIR))
+        assert re.match(rf"mutated\.toml:|{named_file}/\S+:\d+:\d+: ", str(p)), p
     if isinstance(p, fraudcore.Policy):
         p.summary(), p.rules, p.lists, p.thresholds, p.mode
         e = attempt(fraudcore.Engine, (p, ANY))
