@@ -294,6 +294,21 @@ def test_score_table_accepts_pyarrow_polars_and_pandas():
     t = pa.table(data)
     sliced = engine.score_table(t.slice(1, 3)).to_pydict()
     assert sliced["action"] == want["action"][1:4]
+    # `string` (32-bit offsets, read in place), `large_string`, and columns of several chunks.
+    large = t.cast(
+        pa.schema(
+            [
+                pa.field(f.name, pa.large_string()) if pa.types.is_string(f.type) else f
+                for f in t.schema
+            ]
+        )
+    )
+    chunked = pa.concat_tables([t.slice(0, 2), t.slice(2, 1), t.slice(3)])
+    assert chunked.column("Caller").num_chunks == 3
+    for table in (large, chunked, large.slice(1, 3)):
+        out = engine.score_table(table).to_pydict()
+        first = 1 if table.num_rows == 3 else 0
+        assert out["reasons"] == want["reasons"][first : first + table.num_rows]
     cat = pd.DataFrame(data).astype({"ingress": "category"})
     assert engine.score_table(cat).to_pydict()["action"] == want["action"]
     with pytest.raises(fraudcore.InvalidValueError, match="no 'ingress' column"):

@@ -153,6 +153,7 @@ fn columns(rows: &Rows) -> [FieldColumn<Vec<u8>>; 9] {
             }
             FieldColumn::Text {
                 offsets,
+                wide: true,
                 data,
                 validity: None,
                 offset: 0,

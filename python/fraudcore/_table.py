@@ -2,10 +2,10 @@
 
 `Engine.score_table(table)` reads the call-field columns of any table pyarrow can import (a
 `pyarrow.Table` or `RecordBatch`, anything with `__arrow_c_stream__` such as a polars
-DataFrame, or a pandas DataFrame), hands their Arrow buffers to Rust (one bulk buffer per
-column, never a Python object per value), scores every row without the GIL, and returns a
-`pyarrow.Table` with the columns `action`, `score` and `reasons` in row order, to attach to the
-input. pyarrow is an optional dependency: `pip install 'fraudcore[arrow]'`.
+DataFrame, or a pandas DataFrame), hands their Arrow buffers to Rust (read in place through
+the buffer protocol, never a Python object per value), scores every row without the GIL, and
+returns a `pyarrow.Table` with the columns `action`, `score` and `reasons` in row order, to
+attach to the input. pyarrow is an optional dependency: `pip install 'fraudcore[arrow]'`.
 """
 
 from __future__ import annotations
@@ -56,20 +56,28 @@ def as_arrow(table: Any):
 
 
 def _text_spec(pa, arr) -> Tuple[Any, ...]:
-    arr = arr.cast(pa.large_string())
+    # `string` (32-bit offsets) and `large_string` are read as they are; anything else is cast.
+    kind = "text32" if pa.types.is_string(arr.type) else "text"
+    if kind == "text" and not pa.types.is_large_string(arr.type):
+        arr = arr.cast(pa.large_string())
     validity, offsets, data = arr.buffers()
+    # The buffers themselves: the Rust side reads them in place, without a copy.
     return (
-        "text",
-        offsets.to_pybytes(),
-        data.to_pybytes() if data is not None else b"",
-        validity.to_pybytes() if validity is not None and arr.null_count else None,
+        kind,
+        offsets,
+        data if data is not None else b"",
+        validity if validity is not None and arr.null_count else None,
         arr.offset,
     )
 
 
 def _spec(pa, column, field: str) -> Optional[Tuple[Any, ...]]:
     pc = pa.compute
-    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if isinstance(column, pa.ChunkedArray):
+        # One chunk as it is: `combine_chunks` would copy it.
+        arr = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    else:
+        arr = column
     if pa.types.is_dictionary(arr.type):
         arr = arr.dictionary_decode()
     t = arr.type
@@ -85,8 +93,8 @@ def _spec(pa, column, field: str) -> Optional[Tuple[Any, ...]]:
         validity, values = arr.buffers()
         return (
             "float",
-            values.to_pybytes(),
-            validity.to_pybytes() if validity is not None and arr.null_count else None,
+            values,
+            validity if validity is not None and arr.null_count else None,
             arr.offset,
         )
     if pa.types.is_boolean(t):

@@ -11,11 +11,14 @@ use crate::engine::Engine;
 pub enum FieldColumn<B> {
     /// Absent: every value unknown.
     Missing,
-    /// UTF-8 strings: `offsets` (n + 1 little-endian `i64`), `data`, and an optional validity
-    /// bitmap (bit `offset + i` set when row `i` has a value).
+    /// UTF-8 strings: `offsets` (n + 1 little-endian integers), `data`, and an optional
+    /// validity bitmap (bit `offset + i` set when row `i` has a value).
     Text {
-        /// `i64` LE offsets into `data`.
+        /// LE offsets into `data`: `i64` (Arrow `large_string`) if `wide`, else `i32`
+        /// (`string`).
         offsets: B,
+        /// The offsets are 8 bytes each, not 4.
+        wide: bool,
         /// The string bytes.
         data: B,
         /// Validity bitmap, if any value is null.
@@ -68,6 +71,7 @@ impl<B: AsRef<[u8]>> FieldColumn<B> {
     pub(super) fn text_span(&self, start: usize, end: usize) -> Option<(&str, usize)> {
         let FieldColumn::Text {
             offsets,
+            wide,
             data,
             offset,
             ..
@@ -76,8 +80,8 @@ impl<B: AsRef<[u8]>> FieldColumn<B> {
             return None;
         };
         let (a, b) = (
-            le_u64(offsets.as_ref(), offset + start)? as usize,
-            le_u64(offsets.as_ref(), offset + end)? as usize,
+            offset_at(offsets.as_ref(), offset + start, *wide)?,
+            offset_at(offsets.as_ref(), offset + end, *wide)?,
         );
         let text = std::str::from_utf8(data.as_ref().get(a..b)?).ok()?;
         Some((text, a))
@@ -94,6 +98,7 @@ impl<B: AsRef<[u8]>> FieldColumn<B> {
             Some((text, base)),
             FieldColumn::Text {
                 offsets,
+                wide,
                 validity,
                 offset,
                 ..
@@ -104,7 +109,7 @@ impl<B: AsRef<[u8]>> FieldColumn<B> {
             if !Self::valid(validity, i) {
                 return std::borrow::Cow::Borrowed("");
             }
-            let at = |i| le_u64(offsets.as_ref(), i).and_then(|o| (o as usize).checked_sub(base));
+            let at = |i| offset_at(offsets.as_ref(), i, *wide).and_then(|o| o.checked_sub(base));
             if let Some(t) = at(i).zip(at(i + 1)).and_then(|(a, b)| text.get(a..b)) {
                 return std::borrow::Cow::Borrowed(t);
             }
@@ -118,6 +123,7 @@ impl<B: AsRef<[u8]>> FieldColumn<B> {
             FieldColumn::Missing => std::borrow::Cow::Borrowed(""),
             FieldColumn::Text {
                 offsets,
+                wide,
                 data,
                 validity,
                 offset,
@@ -126,13 +132,14 @@ impl<B: AsRef<[u8]>> FieldColumn<B> {
                 if !Self::valid(validity, i) {
                     return std::borrow::Cow::Borrowed("");
                 }
-                let (Some(a), Some(b)) =
-                    (le_u64(offsets.as_ref(), i), le_u64(offsets.as_ref(), i + 1))
-                else {
+                let (Some(a), Some(b)) = (
+                    offset_at(offsets.as_ref(), i, *wide),
+                    offset_at(offsets.as_ref(), i + 1, *wide),
+                ) else {
                     return std::borrow::Cow::Borrowed("");
                 };
                 data.as_ref()
-                    .get(a as usize..b as usize)
+                    .get(a..b)
                     .map_or(std::borrow::Cow::Borrowed(""), utf8)
             }
             FieldColumn::Float {
@@ -147,6 +154,18 @@ impl<B: AsRef<[u8]>> FieldColumn<B> {
                 }
             }
         }
+    }
+}
+
+/// Offset `i` of a text column: a little-endian `i64` if `wide`, else an `i32`; `None` past
+/// the end or negative.
+fn offset_at(offsets: &[u8], i: usize, wide: bool) -> Option<usize> {
+    if wide {
+        le_u64(offsets, i).and_then(|o| usize::try_from(o as i64).ok())
+    } else {
+        let at = i.checked_mul(4)?;
+        let b: [u8; 4] = offsets.get(at..at.checked_add(4)?)?.try_into().ok()?;
+        usize::try_from(i32::from_le_bytes(b)).ok()
     }
 }
 

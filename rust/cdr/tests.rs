@@ -222,24 +222,36 @@ proptest::proptest! {
         offset in 0usize..3,
         from in 0usize..12,
         len in 0usize..12,
+        wide in proptest::bool::ANY,
     ) {
-        let mut offsets = vec![0u8; 8];
+        let push = |offsets: &mut Vec<u8>, o: usize| if wide {
+            offsets.extend_from_slice(&(o as i64).to_le_bytes());
+        } else {
+            offsets.extend_from_slice(&(o as i32).to_le_bytes());
+        };
+        let mut offsets = Vec::new();
+        push(&mut offsets, 0);
         let mut data = Vec::new();
         for v in &values {
             data.extend_from_slice(v);
-            offsets.extend_from_slice(&(data.len() as i64).to_le_bytes());
+            push(&mut offsets, data.len());
         }
         let rows = values.len().saturating_sub(offset);
         let validity = nulls.iter().enumerate().fold(vec![0u8; 2], |mut b, (i, &n)| {
             b[i / 8] |= u8::from(!n) << (i % 8);
             b
         });
-        let col = FieldColumn::Text { offsets, data, validity: Some(validity), offset };
+        let col = FieldColumn::Text { offsets, wide, data, validity: Some(validity), offset };
         let start = from.min(rows);
         let end = (start + len).min(rows);
         let span = col.text_span(start, end);
         for row in start..end {
             proptest::prop_assert_eq!(col.text_in(row, span), col.text(row));
+        }
+        for row in 0..rows {
+            let i = offset + row;
+            let want = if nulls[i] { String::new() } else { String::from_utf8_lossy(&values[i]).into_owned() };
+            proptest::prop_assert_eq!(col.text(row), want);
         }
     }
 
@@ -327,6 +339,7 @@ fn float_columns_score_as_their_text() {
         }
         FieldColumn::Text {
             offsets,
+            wide: true,
             data,
             validity: None,
             offset: 0,

@@ -102,12 +102,11 @@ pub(super) fn score_csv_file<'py>(
     summary_dict(py, &summary)
 }
 
-type Bytes = pyo3::pybacked::PyBackedBytes;
+type Bytes = super::arrow_buffer::ColumnBuffer;
 
-/// A `bytes` object holding an Arrow buffer, used in place (also while the GIL is released:
-/// `bytes` are immutable).
+/// An Arrow buffer, used in place while the GIL is released (see [`Bytes`]).
 fn buffer(_py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Bytes> {
-    Ok(obj.extract::<Bytes>()?)
+    Bytes::get(obj)
 }
 
 fn validity(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Option<Bytes>> {
@@ -119,7 +118,7 @@ fn validity(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Option<Bytes>> {
 }
 
 /// One column spec from `fraudcore._table`: None, `("text", offsets, data, validity, offset)`
-/// or `("float", values, validity, offset)`.
+/// (`"text32"` for 32-bit offsets) or `("float", values, validity, offset)`.
 fn column(py: Python<'_>, spec: &Bound<'_, PyAny>) -> PyResult<crate::cdr::FieldColumn<Bytes>> {
     use crate::cdr::FieldColumn;
     if spec.is_none() {
@@ -127,8 +126,9 @@ fn column(py: Python<'_>, spec: &Bound<'_, PyAny>) -> PyResult<crate::cdr::Field
     }
     let kind: String = spec.get_item(0)?.extract()?;
     match kind.as_str() {
-        "text" => Ok(FieldColumn::Text {
+        "text" | "text32" => Ok(FieldColumn::Text {
             offsets: buffer(py, &spec.get_item(1)?)?,
+            wide: kind == "text",
             data: buffer(py, &spec.get_item(2)?)?,
             validity: validity(py, &spec.get_item(3)?)?,
             offset: spec.get_item(4)?.extract()?,
