@@ -389,16 +389,17 @@ fn decide_with(snap: &Snapshot, call: &Call<'_>) -> (Decision, LookedUp) {
             callee: callee.as_ref().map_or(0, |c| c.number.value()),
             duration: call.duration,
         };
-        // The caller last: its prefetched lines get the most time to arrive.
+        // Caller, destination, trunk: in this order, as before the prefetch (a new key of
+        // one can evict another's entry from a full shard, so the order is observable).
+        if let Some(key) = caller_key {
+            velocity[0] = Some(store.record_prefetched(key, &event));
+        }
         if let (true, Ok(c)) = (by_destination, &callee) {
             let cc = u64::from(c.number.country_code());
             velocity[1] = Some(store.record(Key::destination(cc), &event));
         }
         if by_trunk && !call.trunk.is_empty() {
             velocity[2] = Some(store.record(Key::trunk(call.trunk), &event));
-        }
-        if let Some(key) = caller_key {
-            velocity[0] = Some(store.record_prefetched(key, &event));
         }
     }
     let facts = Facts {

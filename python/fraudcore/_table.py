@@ -2,8 +2,8 @@
 
 `Engine.score_table(table)` reads the call-field columns of any table pyarrow can import (a
 `pyarrow.Table` or `RecordBatch`, anything with `__arrow_c_stream__` such as a polars
-DataFrame, or a pandas DataFrame), hands their Arrow buffers to Rust (read in place through
-the buffer protocol, never a Python object per value), scores every row without the GIL, and
+DataFrame, or a pandas DataFrame), hands their Arrow buffers to Rust (one `bytes` copy per
+buffer, never a Python object per value), scores every row without the GIL, and
 returns a `pyarrow.Table` with the columns `action`, `score` and `reasons` in row order, to
 attach to the input. pyarrow is an optional dependency: `pip install 'fraudcore[arrow]'`.
 """
@@ -61,12 +61,14 @@ def _text_spec(pa, arr) -> Tuple[Any, ...]:
     if kind == "text" and not pa.types.is_large_string(arr.type):
         arr = arr.cast(pa.large_string())
     validity, offsets, data = arr.buffers()
-    # The buffers themselves: the Rust side reads them in place, without a copy.
+    # Copied into immutable `bytes`: Rust reads them with the GIL released, and an Arrow
+    # buffer can be written to through its buffer protocol meanwhile (pyarrow's buffers are
+    # mutable, and numpy-backed arrays share memory with their arrays).
     return (
         kind,
-        offsets,
-        data if data is not None else b"",
-        validity if validity is not None and arr.null_count else None,
+        offsets.to_pybytes(),
+        data.to_pybytes() if data is not None else b"",
+        validity.to_pybytes() if validity is not None and arr.null_count else None,
         arr.offset,
     )
 
@@ -93,8 +95,8 @@ def _spec(pa, column, field: str) -> Optional[Tuple[Any, ...]]:
         validity, values = arr.buffers()
         return (
             "float",
-            values,
-            validity if validity is not None and arr.null_count else None,
+            values.to_pybytes(),
+            validity.to_pybytes() if validity is not None and arr.null_count else None,
             arr.offset,
         )
     if pa.types.is_boolean(t):

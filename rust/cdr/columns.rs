@@ -55,7 +55,7 @@ impl<B: AsRef<[u8]>> FieldColumn<B> {
                 validity,
                 offset,
             } => {
-                let i = offset + row;
+                let i = offset.saturating_add(row);
                 Some(
                     le_u64(values.as_ref(), i)
                         .map(f64::from_bits)
@@ -80,8 +80,8 @@ impl<B: AsRef<[u8]>> FieldColumn<B> {
             return None;
         };
         let (a, b) = (
-            offset_at(offsets.as_ref(), offset + start, *wide)?,
-            offset_at(offsets.as_ref(), offset + end, *wide)?,
+            offset_at(offsets.as_ref(), offset.checked_add(start)?, *wide)?,
+            offset_at(offsets.as_ref(), offset.checked_add(end)?, *wide)?,
         );
         let text = std::str::from_utf8(data.as_ref().get(a..b)?).ok()?;
         Some((text, a))
@@ -105,12 +105,15 @@ impl<B: AsRef<[u8]>> FieldColumn<B> {
             },
         ) = (span, self)
         {
-            let i = offset + row;
+            let i = offset.saturating_add(row);
             if !Self::valid(validity, i) {
                 return std::borrow::Cow::Borrowed("");
             }
             let at = |i| offset_at(offsets.as_ref(), i, *wide).and_then(|o| o.checked_sub(base));
-            if let Some(t) = at(i).zip(at(i + 1)).and_then(|(a, b)| text.get(a..b)) {
+            if let Some(t) = at(i)
+                .zip(at(i.saturating_add(1)))
+                .and_then(|(a, b)| text.get(a..b))
+            {
                 return std::borrow::Cow::Borrowed(t);
             }
         }
@@ -128,13 +131,13 @@ impl<B: AsRef<[u8]>> FieldColumn<B> {
                 validity,
                 offset,
             } => {
-                let i = offset + row;
+                let i = offset.saturating_add(row);
                 if !Self::valid(validity, i) {
                     return std::borrow::Cow::Borrowed("");
                 }
                 let (Some(a), Some(b)) = (
                     offset_at(offsets.as_ref(), i, *wide),
-                    offset_at(offsets.as_ref(), i + 1, *wide),
+                    offset_at(offsets.as_ref(), i.saturating_add(1), *wide),
                 ) else {
                     return std::borrow::Cow::Borrowed("");
                 };
@@ -147,7 +150,7 @@ impl<B: AsRef<[u8]>> FieldColumn<B> {
                 validity,
                 offset,
             } => {
-                let i = offset + row;
+                let i = offset.saturating_add(row);
                 match le_u64(values.as_ref(), i).filter(|_| Self::valid(validity, i)) {
                     Some(bits) => std::borrow::Cow::Owned(f64::from_bits(bits).to_string()),
                     None => std::borrow::Cow::Borrowed(""),

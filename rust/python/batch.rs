@@ -102,11 +102,12 @@ pub(super) fn score_csv_file<'py>(
     summary_dict(py, &summary)
 }
 
-type Bytes = super::arrow_buffer::ColumnBuffer;
+type Bytes = pyo3::pybacked::PyBackedBytes;
 
-/// An Arrow buffer, used in place while the GIL is released (see [`Bytes`]).
+/// A `bytes` object holding a copy of an Arrow buffer, used in place (also while the GIL is
+/// released: `bytes` are immutable, which the Arrow buffers themselves are not).
 fn buffer(_py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Bytes> {
-    Bytes::get(obj)
+    Ok(obj.extract::<Bytes>()?)
 }
 
 fn validity(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Option<Bytes>> {

@@ -3,7 +3,6 @@
 //! Every core error becomes one `fraudcore.FraudcoreError` subclass in `errors`; call fields
 //! are converted once (`fields`); each Python class has its own file.
 
-mod arrow_buffer;
 mod batch;
 mod call;
 mod engine;

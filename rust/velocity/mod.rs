@@ -230,6 +230,8 @@ impl Key {
 pub struct Prefetched {
     key: Key,
     hash: u64,
+    /// The seed of the [`Velocity`] that hashed it.
+    seed: u64,
 }
 
 /// One call, as far as velocity counting needs it.
@@ -308,7 +310,7 @@ struct Slot {
     shard: Mutex<Shard>,
     /// The address and mask of the shard's index ([`Shard::index_address`]), and whether the
     /// shard is full, for [`Velocity::prefetch`].
-    index: usize,
+    index_address: usize,
     index_mask: usize,
     full: AtomicBool,
     tracked: AtomicU64,
@@ -357,10 +359,10 @@ impl Velocity {
         let slots = (0..config.shards)
             .map(|_| {
                 let shard = Shard::new(cap);
-                let (index, index_mask) = shard.index_address();
+                let (index_address, index_mask) = shard.index_address();
                 Slot {
                     shard: Mutex::new(shard),
-                    index,
+                    index_address,
                     index_mask,
                     full: AtomicBool::new(false),
                     tracked: AtomicU64::new(0),
@@ -402,6 +404,10 @@ impl Velocity {
     /// [`Velocity::record`] for a key given to [`Velocity::prefetch`] (its hash is not computed
     /// again).
     pub fn record_prefetched(&self, key: Prefetched, event: &Event) -> Counters {
+        if key.seed != self.params.seed {
+            // Prefetched by another `Velocity`: its hash is not this one's.
+            return self.record(key.key, event);
+        }
         self.record_hashed(key.key, key.hash, event)
     }
 
@@ -431,19 +437,24 @@ impl Velocity {
 
     /// Hints that `key` is about to be [recorded](Velocity::record): starts loading, without
     /// waiting for them, the cache lines its shard will read if the key is new. That is its
-    /// index slot (read without the lock) and, once the shard is full, three or four lines
-    /// that nothing touched lately (read under the lock, if no other thread holds it).
+    /// index slot (read without the lock) and, once the shard is full, up to five more: the
+    /// last evicted key's slot, and each LRU end with its neighbour (read under the lock, if
+    /// no other thread holds it).
     /// Changes nothing; hand the result to [`Velocity::record_prefetched`].
     pub fn prefetch(&self, key: Key) -> Prefetched {
         let hash = key_hash(key, self.params.seed);
         let slot = self.slot(hash);
-        prefetch_address(slot.index + (hash as u32 as usize & slot.index_mask) * 8);
+        prefetch_address(slot.index_address + (hash as u32 as usize & slot.index_mask) * 8);
         if slot.full.load(Relaxed) {
             if let Ok(shard) = slot.shard.try_lock() {
                 shard.prefetch_eviction();
             }
         }
-        Prefetched { key, hash }
+        Prefetched {
+            key,
+            hash,
+            seed: self.params.seed,
+        }
     }
 
     /// The counters of `key` at Unix time `now` (or at its own clock, if that is later or `now`

@@ -1,7 +1,7 @@
 //! A cache prefetch hint: start bringing a value's cache line in while other work goes on.
 //!
-//! A new key at a full shard reads three or four cache lines that nothing else touched lately
-//! (its index slot, the last evicted key's slot, the victim's neighbour). Each is a wait of
+//! A new key at a full shard reads cache lines that nothing else touched lately: its index
+//! slot, the last evicted key's slot, the LRU ends and the victim's neighbour. Each is a wait of
 //! 50–100 ns when the shard's lock holder reaches it; asked for early, they arrive while the
 //! call's other numbers are being looked up.
 

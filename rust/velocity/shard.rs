@@ -58,7 +58,7 @@ pub(super) fn key_hash(key: Key, seed: u64) -> u64 {
     xxh3_64_with_seed(&bytes, seed)
 }
 
-/// Index slots for a shard of `cap` keys: a power of two, more than twice `cap` (load ≤ 0.5,
+/// Index slots for a shard of `cap` keys: a power of two, at least twice `cap` (load ≤ 0.5,
 /// so that a new key's linear probe, the eviction's back-shift and the insert each read two
 /// slots or so on average; at 0.8 they read nine), fewer than four times it (under 32 bytes a
 /// key).

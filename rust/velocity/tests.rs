@@ -907,6 +907,32 @@ fn the_index_stays_at_most_half_full_and_under_32_bytes_a_key() {
 }
 
 #[test]
+fn prefetch_addresses_the_index_and_knows_a_full_shard() {
+    let v = velocity(config(4, 1));
+    let slot = &v.slots[0];
+    for k in 0..6u64 {
+        let key = Key::caller(k);
+        let p = v.prefetch(key);
+        let shard = slot.lock();
+        let home = (p.hash as u32 as usize) & slot.index_mask;
+        assert_eq!(
+            slot.index_address + home * 8,
+            shard.index_address().0 + home * 8
+        );
+        assert_eq!(p.hash, shard::key_hash(key, v.params.seed));
+        // Full from the fourth key on, and for good.
+        assert_eq!(slot.full.load(Relaxed), k >= 4, "{k}");
+        drop(shard);
+        v.record_prefetched(p, &ev(T0, 1));
+        assert_eq!(slot.full.load(Relaxed), k >= 3, "{k}");
+    }
+    // A key prefetched by another store (another seed) is still counted as itself.
+    let other = Velocity::with_seed(config(4, 1), SEED ^ 1).unwrap();
+    let c = v.record_prefetched(other.prefetch(Key::caller(5)), &ev(T0, 1));
+    assert_eq!(c.calls_1m, 2);
+}
+
+#[test]
 fn every_setting_is_validated() {
     let good = VelocityConfig::default();
     assert!(good.validate().is_ok());
