@@ -132,11 +132,13 @@ pub(crate) struct Country {
     #[serde(skip)]
     owners: Vec<u16>,
     /// Per first digit and length, the territories whose general pattern some NSN of that
-    /// length starting with that digit matches (bit `i` for territory `i`); worked out on first
-    /// use by a walk over the DFA's states, then 2 KiB.
+    /// length starting with that digit matches (bit `i` for territory `i`); worked out by a
+    /// walk over the DFA's states on first use (for the home country, when its dial plan is
+    /// built), then 2 KiB.
     #[serde(skip)]
     general_by_first: OnceLock<GeneralTable>,
-    /// The description bits of every match state a run can end in; built on first use.
+    /// The description bits of every match state a run can end in, and the outcome table;
+    /// built on first use (for the home country, when its dial plan is built).
     #[serde(skip)]
     match_bits: OnceLock<MatchBits>,
 }
