@@ -44,14 +44,20 @@ pub enum Ingress {
 }
 
 impl Ingress {
+    /// Every ingress, in [`Ingress::index`] order.
+    pub const ALL: [Ingress; 3] = [Ingress::International, Ingress::National, Ingress::Onnet];
+
     /// Parses `"international"`, `"national"` or `"onnet"` (case-insensitive).
     pub fn parse(s: &str) -> Option<Ingress> {
-        const ALL: [Ingress; 3] = [Ingress::International, Ingress::National, Ingress::Onnet];
         // The names as written (what every switch sends) first, then case and spaces aside.
-        ALL.into_iter().find(|i| i.as_str() == s).or_else(|| {
-            ALL.into_iter()
-                .find(|i| i.as_str().eq_ignore_ascii_case(s.trim()))
-        })
+        Ingress::ALL
+            .into_iter()
+            .find(|i| i.as_str() == s)
+            .or_else(|| {
+                Ingress::ALL
+                    .into_iter()
+                    .find(|i| i.as_str().eq_ignore_ascii_case(s.trim()))
+            })
     }
 
     /// 0, 1, 2 for international, national, onnet: the order of the policy's words.

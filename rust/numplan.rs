@@ -687,10 +687,7 @@ impl Country {
     /// (`None` for a run that matched nothing, or a state the table lacks).
     #[inline]
     fn end_bits(&self, run: Run) -> Option<&[DescBits]> {
-        let sid = run.0?;
-        let table = self.match_bits.get_or_init(|| self.match_bits_table());
-        let index = (sid.as_usize() >> self.dfa.stride2()).checked_sub(table.first)?;
-        let k = usize::try_from(*table.slots.get(index)?).ok()?;
+        let (table, k) = self.end_state(run)?;
         let n = self.territories.len();
         table.bits.get(k * n..k * n + n)
     }
@@ -771,27 +768,39 @@ impl Country {
     /// from the outcome table; `None` for a run the table has no outcome for.
     #[inline]
     fn classify_from_table(&self, number: Number, len: usize, run: Run) -> Option<Classification> {
-        let sid = run.0?;
-        let table = self.match_bits.get_or_init(|| self.match_bits_table());
-        let index = (sid.as_usize() >> self.dfa.stride2()).checked_sub(table.first)?;
-        let k = usize::try_from(*table.slots.get(index)?).ok()?;
+        let (table, k) = self.end_state(run)?;
         let outcome = *table
             .outcomes
             .get(k * OUTCOME_LENS + len.min(OUTCOME_LENS - 1))?;
         let mut out = Classification::unknown(number);
-        if let Some(t) = usize::from(outcome >> 4)
-            .checked_sub(1)
-            .and_then(|ti| self.territories.get(ti))
-        {
+        if let Some(ti) = usize::from(outcome >> 4).checked_sub(1) {
             let number_type = NumberType::ALL
                 .get(usize::from(outcome & 15))
                 .copied()
                 .unwrap_or(NumberType::Unknown);
-            out.region = Some(t.region);
+            self.fill(&mut out, ti, number_type);
+        }
+        Some(out)
+    }
+
+    /// The end-state table (built on first use) and the row of the match state `run` ended
+    /// in; `None` if it ended in none.
+    fn end_state(&self, run: Run) -> Option<(&MatchBits, usize)> {
+        let sid = run.0?;
+        let table = self.match_bits.get_or_init(|| self.match_bits_table());
+        let index = (sid.as_usize() >> self.dfa.stride2()).checked_sub(table.first)?;
+        let k = usize::try_from(*table.slots.get(index)?).ok()?;
+        Some((table, k))
+    }
+
+    /// Writes territory `ti`'s region and `number_type` (valid unless unknown) into `out`;
+    /// nothing if there is no territory `ti`.
+    fn fill(&self, out: &mut Classification, ti: usize, number_type: NumberType) {
+        if let Some(territory) = self.territories.get(ti) {
+            out.region = Some(territory.region);
             out.number_type = number_type;
             out.valid = number_type != NumberType::Unknown;
         }
-        Some(out)
     }
 
     /// The description bits of each territory (`out[t]`) that the patterns matched by `run`
@@ -832,15 +841,9 @@ impl Country {
                 &matched
             }
         };
-        let Some((ti, number_type)) = self.choose(found, len) else {
-            return out;
-        };
-        let Some(territory) = self.territories.get(ti) else {
-            return out;
-        };
-        out.region = Some(territory.region);
-        out.number_type = number_type;
-        out.valid = number_type != NumberType::Unknown;
+        if let Some((ti, number_type)) = self.choose(found, len) {
+            self.fill(&mut out, ti, number_type);
+        }
         out
     }
 

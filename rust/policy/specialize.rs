@@ -20,12 +20,10 @@ use crate::numplan::Classification;
 use crate::numtype::NumberType;
 use crate::verdict::NumberInfo;
 
-/// Ingress values, in [`Ingress::index`] order.
-const INGRESSES: [Ingress; 3] = [Ingress::International, Ingress::National, Ingress::Onnet];
 /// Caller states: not parsed, parsed but not valid, valid.
 const CALLER_STATES: usize = 3;
 /// Contexts: ingress, network number absent or not, caller state.
-const CONTEXTS: usize = INGRESSES.len() * 2 * CALLER_STATES;
+const CONTEXTS: usize = Ingress::ALL.len() * 2 * CALLER_STATES;
 
 /// The ranked rules (in reason order) and their conditions under one context.
 #[derive(Clone, Debug, Default)]
@@ -56,7 +54,7 @@ pub(super) fn variants(ranking: &Ranking, policy: &Policy) -> Vec<Variant> {
     };
     (0..CONTEXTS)
         .map(|i| {
-            let ingress = INGRESSES[i / (2 * CALLER_STATES)];
+            let ingress = Ingress::ALL[i / (2 * CALLER_STATES)];
             let network_number_absent = i / CALLER_STATES % 2 == 1;
             let caller: NumberInfo = match i % CALLER_STATES {
                 0 => Err(Invalid::BadCharacter),
@@ -416,7 +414,7 @@ mod tests {
             for caller in callers {
                 for callee in callees {
                     for network_number in network_numbers {
-                        for ingress in INGRESSES {
+                        for ingress in Ingress::ALL {
                             for k in 0..6 {
                                 let call = Call {
                                     caller,
