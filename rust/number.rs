@@ -159,7 +159,7 @@ pub(crate) fn eight_ascii_digits(word: &[u8; 8]) -> bool {
 /// no digit: the bytes checked as one word ([`eight_ascii_digits`]) and combined in pairs,
 /// fours, then eights.
 #[inline]
-fn eight_digits(word: &[u8; 8]) -> Option<u64> {
+pub(crate) fn eight_digits(word: &[u8; 8]) -> Option<u64> {
     if !eight_ascii_digits(word) {
         return None;
     }

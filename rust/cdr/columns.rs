@@ -1,7 +1,7 @@
 //! Scoring call fields given as Arrow columns (`Engine.score_table`), on several threads
 //! when no rule reads counters.
 
-use super::fields::{call_with_seconds, malformed_field, utf8};
+use super::fields::{call_from_strs, call_with_seconds, malformed_field, utf8};
 use super::REPORTED_MALFORMED;
 use crate::engine::Engine;
 
@@ -66,58 +66,33 @@ impl<B: AsRef<[u8]>> FieldColumn<B> {
         }
     }
 
-    /// The bytes of rows `start..end` of a `Text` column, checked as UTF-8 once, and the
-    /// offset in `data` they start at; `None` when not text or not UTF-8.
-    pub(super) fn text_span(&self, start: usize, end: usize) -> Option<(&str, usize)> {
+    /// Rows `start..end` of a `Text` column, checked as UTF-8 once; `None` when not text or
+    /// not UTF-8.
+    pub(super) fn text_span(&self, start: usize, end: usize) -> Option<TextSpan<'_>> {
         let FieldColumn::Text {
             offsets,
             wide,
             data,
+            validity,
             offset,
-            ..
         } = self
         else {
             return None;
         };
+        let offsets = offsets.as_ref();
         let (a, b) = (
-            offset_at(offsets.as_ref(), offset.checked_add(start)?, *wide)?,
-            offset_at(offsets.as_ref(), offset.checked_add(end)?, *wide)?,
+            offset_at(offsets, offset.checked_add(start)?, *wide)?,
+            offset_at(offsets, offset.checked_add(end)?, *wide)?,
         );
         let text = std::str::from_utf8(data.as_ref().get(a..b)?).ok()?;
-        Some((text, a))
-    }
-
-    /// [`FieldColumn::text`], read from the rows' [`FieldColumn::text_span`] when it holds
-    /// the value.
-    pub(super) fn text_in<'a>(
-        &'a self,
-        row: usize,
-        span: Option<(&'a str, usize)>,
-    ) -> std::borrow::Cow<'a, str> {
-        if let (
-            Some((text, base)),
-            FieldColumn::Text {
-                offsets,
-                wide,
-                validity,
-                offset,
-                ..
-            },
-        ) = (span, self)
-        {
-            let i = offset.saturating_add(row);
-            if !Self::valid(validity, i) {
-                return std::borrow::Cow::Borrowed("");
-            }
-            let at = |i| offset_at(offsets.as_ref(), i, *wide).and_then(|o| o.checked_sub(base));
-            if let Some(t) = at(i)
-                .zip(at(i.saturating_add(1)))
-                .and_then(|(a, b)| text.get(a..b))
-            {
-                return std::borrow::Cow::Borrowed(t);
-            }
-        }
-        self.text(row)
+        Some(TextSpan {
+            offsets,
+            wide: *wide,
+            text,
+            base: a,
+            validity: validity.as_ref().map(AsRef::as_ref),
+            offset: *offset,
+        })
     }
 
     /// The value of row `row` as text (`""` when null or absent).
@@ -160,6 +135,52 @@ impl<B: AsRef<[u8]>> FieldColumn<B> {
     }
 }
 
+/// Rows of a text column whose bytes were checked as UTF-8 together
+/// ([`FieldColumn::text_span`]): a row's value is a slice of that text, not checked again.
+pub(super) struct TextSpan<'a> {
+    offsets: &'a [u8],
+    wide: bool,
+    /// The rows' bytes, from offset `base` of the column's data.
+    text: &'a str,
+    base: usize,
+    validity: Option<&'a [u8]>,
+    offset: usize,
+}
+
+impl<'a> TextSpan<'a> {
+    /// Row `row`'s value (`""` when null); `None` when it is not in the span or its offsets
+    /// do not fall on character boundaries (then [`FieldColumn::text`] reads it, lossily).
+    #[inline]
+    pub(super) fn get(&self, row: usize) -> Option<&'a str> {
+        let i = self.offset.checked_add(row)?;
+        if let Some(v) = self.validity {
+            if v.get(i / 8).is_none_or(|b| b & (1 << (i % 8)) == 0) {
+                return Some("");
+            }
+        }
+        // Offsets `i` and `i + 1`, read together.
+        let (a, b) = if self.wide {
+            let at = i.checked_mul(8)?;
+            let pair: &[u8; 16] = self.offsets.get(at..at.checked_add(16)?)?.try_into().ok()?;
+            let (a, b) = pair.split_at(8);
+            (
+                usize::try_from(i64::from_le_bytes(a.try_into().ok()?)).ok()?,
+                usize::try_from(i64::from_le_bytes(b.try_into().ok()?)).ok()?,
+            )
+        } else {
+            let at = i.checked_mul(4)?;
+            let pair: &[u8; 8] = self.offsets.get(at..at.checked_add(8)?)?.try_into().ok()?;
+            let (a, b) = pair.split_at(4);
+            (
+                usize::try_from(i32::from_le_bytes(a.try_into().ok()?)).ok()?,
+                usize::try_from(i32::from_le_bytes(b.try_into().ok()?)).ok()?,
+            )
+        };
+        self.text
+            .get(a.checked_sub(self.base)?..b.checked_sub(self.base)?)
+    }
+}
+
 /// Offset `i` of a text column: a little-endian `i64` if `wide`, else an `i32`; `None` past
 /// the end or negative.
 fn offset_at(offsets: &[u8], i: usize, wide: bool) -> Option<usize> {
@@ -197,9 +218,14 @@ pub struct ScoredColumns {
     pub malformed: u64,
 }
 
+/// Rows a thread of [`score_columns`] takes at a time.
+pub(super) const CHUNK_ROWS: usize = 16_384;
+
 /// Scores `rows` rows given as columns in [`super::CALL_FIELDS`] order. Rows are scored in
 /// order on one thread when the policy's rules read velocity counters (so counters see the
-/// calls in table order); otherwise on up to `threads` threads.
+/// calls in table order); otherwise on up to `threads` threads, each taking the next
+/// [`CHUNK_ROWS`] rows until none are left (a thread slowed by the machine holds up at most
+/// one chunk, not half the table). The results are in row order either way.
 pub fn score_columns<B: AsRef<[u8]> + Sync>(
     engine: &Engine,
     columns: &[FieldColumn<B>; 9],
@@ -207,24 +233,46 @@ pub fn score_columns<B: AsRef<[u8]> + Sync>(
     threads: usize,
 ) -> ScoredColumns {
     let threads = column_threads(&engine.policy(), threads);
-    let chunk = rows.div_ceil(threads).max(1);
-    let parts: Vec<ScoredColumns> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..rows)
-            .step_by(chunk)
-            .map(|start| {
-                let end = (start + chunk).min(rows);
-                s.spawn(move || score_rows(engine, columns, start, end))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
+    let parts: Vec<ScoredColumns> = if threads == 1 {
+        vec![score_rows(engine, columns, 0, rows)]
+    } else {
+        let chunks = rows.div_ceil(CHUNK_ROWS);
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let mut done: Vec<(usize, ScoredColumns)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads.min(chunks))
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let c = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            if c >= chunks {
+                                break mine;
+                            }
+                            let start = c * CHUNK_ROWS;
+                            let end = (start + CHUNK_ROWS).min(rows);
+                            mine.push((c, score_rows(engine, columns, start, end)));
+                        }
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                // A panic is a bug: carried to the caller, not turned into missing rows.
+                .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        });
+        done.sort_unstable_by_key(|(c, _)| *c);
+        done.into_iter().map(|(_, p)| p).collect()
+    };
     let mut out = ScoredColumns {
-        reason_offsets: vec![0],
+        actions: Vec::with_capacity(rows),
+        scores: Vec::with_capacity(rows),
+        reason_offsets: Vec::with_capacity(rows + 1),
         ..ScoredColumns::default()
     };
+    out.reason_offsets.push(0);
+    out.reasons
+        .reserve(parts.iter().map(|p| p.reasons.len()).sum::<usize>());
     for p in parts {
         let base = out.reasons.len() as i64;
         out.actions.extend(p.actions);
@@ -265,18 +313,41 @@ fn score_rows<B: AsRef<[u8]>>(
         ..ScoredColumns::default()
     };
     out.reason_offsets.push(0);
-    // Each text column's rows checked as UTF-8 once, not value by value.
-    let spans: [Option<(&str, usize)>; 9] =
+    // Each text column's rows checked as UTF-8 once, not value by value. A row is read as
+    // `&str`s of those spans; a column with no span (not text, or not UTF-8), or a value
+    // whose offsets split a character, sends the row through the lossy `Cow` reading.
+    let spans: [Option<TextSpan<'_>>; 9] =
         std::array::from_fn(|i| columns[i].text_span(start, end));
+    let spanned = columns
+        .iter()
+        .zip(&spans)
+        .enumerate()
+        .all(|(i, (c, span))| {
+            span.is_some()
+                || matches!(c, FieldColumn::Missing)
+                || (matches!(c, FieldColumn::Float { .. }) && (i == 0 || i == 6))
+        });
     for row in start..end {
         // `timestamp` and `duration` as numbers when they come as numbers, not as text.
         let numbers = [columns[0].number(row), columns[6].number(row)];
-        let fields: [std::borrow::Cow<'_, str>; 9] = std::array::from_fn(|i| match i {
-            0 if numbers[0].is_some() => std::borrow::Cow::Borrowed(""),
-            6 if numbers[1].is_some() => std::borrow::Cow::Borrowed(""),
-            _ => columns[i].text_in(row, spans[i]),
-        });
-        match call_with_seconds(&fields, numbers) {
+        let mut strs = [""; 9];
+        let read = spanned
+            && strs.iter_mut().zip(&spans).all(|(s, span)| match span {
+                Some(span) => span.get(row).map(|t| *s = t).is_some(),
+                None => true,
+            });
+        let owned: [std::borrow::Cow<'_, str>; 9];
+        let call = if read {
+            call_from_strs(strs, numbers)
+        } else {
+            owned = std::array::from_fn(|i| match i {
+                0 if numbers[0].is_some() => std::borrow::Cow::Borrowed(""),
+                6 if numbers[1].is_some() => std::borrow::Cow::Borrowed(""),
+                _ => columns[i].text(row),
+            });
+            call_with_seconds(&owned, numbers)
+        };
+        match call {
             Ok(call) => {
                 engine.decide(&call, |v, decided_by| {
                     out.actions.push(v.action.index() as u8);

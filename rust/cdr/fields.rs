@@ -87,22 +87,38 @@ pub(super) fn decimal(s: &str) -> Option<f64> {
     if digits.is_empty() || digits.len() > 20 {
         return None;
     }
-    let (mut m, mut point) = (0u64, None);
-    for (i, &b) in digits.iter().enumerate() {
-        match b {
-            // Wrapping: a 20th digit overflows, and is refused below.
-            b'0'..=b'9' => m = m.wrapping_mul(10).wrapping_add(u64::from(b - b'0')),
-            // One point, with digits on both sides.
-            b'.' if point.is_none() && i > 0 && i + 1 < digits.len() => point = Some(i),
-            _ => return None,
-        }
-    }
-    let scale = point.map_or(0, |p| digits.len() - 1 - p);
-    if digits.len() - usize::from(point.is_some()) > 19 || m > 1 << 53 {
+    // One point, with digits on both sides.
+    let (int, frac) = match digits.iter().position(|&b| b == b'.') {
+        Some(p) => (&digits[..p], &digits[p + 1..]),
+        None => (digits, &[][..]),
+    };
+    let pointed = int.len() < digits.len();
+    if int.is_empty() || (pointed && frac.is_empty()) || int.len() + frac.len() > 19 {
         return None;
     }
+    let m = digits_value(frac, digits_value(int, 0)?)?;
+    if m > 1 << 53 {
+        return None;
+    }
+    let scale = frac.len();
     let x = m as f64 / POW10.get(scale)?;
     Some(if negative { -x } else { x })
+}
+
+/// `m` followed by the ASCII digits `d` (`m * 10^len + d`), eight at a time; `None` if a byte
+/// is no digit. The caller keeps the result within 19 digits.
+fn digits_value(d: &[u8], mut m: u64) -> Option<u64> {
+    let mut words = d.chunks_exact(8);
+    for w in &mut words {
+        m = m * 100_000_000 + crate::number::eight_digits(w.try_into().ok()?)?;
+    }
+    for &b in words.remainder() {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        m = m * 10 + u64::from(b - b'0');
+    }
+    Some(m)
 }
 
 /// UTF-8 text of a field, with U+FFFD for bytes that are not.
