@@ -87,38 +87,30 @@ pub(super) fn decimal(s: &str) -> Option<f64> {
     if digits.is_empty() || digits.len() > 20 {
         return None;
     }
-    // One point, with digits on both sides.
-    let (int, frac) = match digits.iter().position(|&b| b == b'.') {
-        Some(p) => (&digits[..p], &digits[p + 1..]),
-        None => (digits, &[][..]),
+    // The first eight bytes as one word when they are all digits (a Unix time's first eight
+    // are), then byte by byte: digits, and one point with digits on both sides.
+    let (mut m, at) = match digits.first_chunk::<8>() {
+        Some(word) => crate::number::eight_digits(word).map_or((0, 0), |v| (v, 8)),
+        None => (0, 0),
     };
-    let pointed = int.len() < digits.len();
-    if int.is_empty() || (pointed && frac.is_empty()) || int.len() + frac.len() > 19 {
-        return None;
-    }
-    let m = digits_value(frac, digits_value(int, 0)?)?;
-    if m > 1 << 53 {
-        return None;
-    }
-    let scale = frac.len();
-    let x = m as f64 / POW10.get(scale)?;
-    Some(if negative { -x } else { x })
-}
-
-/// `m` followed by the ASCII digits `d` (`m * 10^len + d`), eight at a time; `None` if a byte
-/// is no digit. The caller keeps the result within 19 digits.
-fn digits_value(d: &[u8], mut m: u64) -> Option<u64> {
-    let mut words = d.chunks_exact(8);
-    for w in &mut words {
-        m = m * 100_000_000 + crate::number::eight_digits(w.try_into().ok()?)?;
-    }
-    for &b in words.remainder() {
-        if !b.is_ascii_digit() {
+    let mut point = None;
+    for (i, &b) in digits.iter().enumerate().skip(at) {
+        let d = b.wrapping_sub(b'0');
+        if d < 10 {
+            // Wrapping: a 20th digit overflows, and is refused below.
+            m = m.wrapping_mul(10).wrapping_add(u64::from(d));
+        } else if b == b'.' && point.is_none() && i > 0 && i + 1 < digits.len() {
+            point = Some(i);
+        } else {
             return None;
         }
-        m = m * 10 + u64::from(b - b'0');
     }
-    Some(m)
+    let scale = point.map_or(0, |p| digits.len() - 1 - p);
+    if digits.len() - usize::from(point.is_some()) > 19 || m > 1 << 53 {
+        return None;
+    }
+    let x = m as f64 / POW10.get(scale)?;
+    Some(if negative { -x } else { x })
 }
 
 /// UTF-8 text of a field, with U+FFFD for bytes that are not.
