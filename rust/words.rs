@@ -1,8 +1,9 @@
 //! Storage for the large `u64` arrays of lists: owned, or borrowed from a memory-mapped file.
 //!
 //! Mapping is what lets the many worker processes of a SIP server share one copy of a
-//! 100 M-number list in the page cache. It is one of the crate's two `unsafe` blocks (see
-//! [`map_file`]; the other is the cache prefetch hint of `velocity/prefetch.rs`).
+//! 100 M-number list in the page cache. It is one of the crate's three places with `unsafe`
+//! code (see [`map_file`]; the others are the cache prefetch hint of `velocity/prefetch.rs`
+//! and the Arrow C data interface import of `python/arrow.rs`).
 
 use crate::{Error, Result};
 use memmap2::Mmap;

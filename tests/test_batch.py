@@ -317,6 +317,65 @@ def test_score_table_accepts_pyarrow_polars_and_pandas():
         engine.score_table([1, 2, 3])
 
 
+def test_score_table_takes_arrow_arrays_through_the_c_data_interface():
+    """Columns reach Rust as `__arrow_c_array__` capsules: each array is moved out of its
+    capsule (which is left released) and read in place; what is not utf8, large_utf8 or
+    float64, a released array or a column shorter than the table is refused by name."""
+    pa = pytest.importorskip("pyarrow")
+    from fraudcore import _table
+
+    engine = fraudcore.Engine.default()
+    caller = pa.array(["+77011234567", None, "+79161234567"])
+    callee = pa.array(["87272123456"] * 3, pa.large_string())
+    ingress = pa.array(["international", "national", "international"])
+    timestamp = pa.array([1_795_932_000.0, None, 1_795_932_002.5])
+
+    def specs(**columns):
+        return [
+            columns[f].__arrow_c_array__() if f in columns else None for f in _table.CALL_FIELDS
+        ]
+
+    given = specs(caller=caller, callee=callee, ingress=ingress, timestamp=timestamp)
+    actions, scores, offsets, reasons, malformed, first = engine._score_columns(3, given)
+    assert list(actions) == [2, 2, 0] and malformed == 0 and first == []
+    assert reasons.decode().startswith("spoofed_home_cli;weak_attestation")
+    # The same capsules again: the arrays were taken, their capsules left released.
+    with pytest.raises(
+        fraudcore.InvalidValueError, match="timestamp: the Arrow array was released"
+    ):
+        engine._score_columns(3, given)
+    with pytest.raises(fraudcore.InvalidValueError, match='caller: Arrow format "l" is not'):
+        engine._score_columns(3, specs(caller=pa.array([1, 2, 3]), callee=callee, ingress=ingress))
+    with pytest.raises(
+        fraudcore.InvalidValueError, match="caller: 3 rows in the column, 4 in the table"
+    ):
+        engine._score_columns(4, specs(caller=caller, callee=callee, ingress=ingress))
+    not_capsules = specs(caller=caller, ingress=ingress)
+    not_capsules[2] = ("a", "b")
+    with pytest.raises(fraudcore.InvalidTypeError, match="callee: expected an Arrow PyCapsule"):
+        engine._score_columns(3, not_capsules)
+    # Empty tables, all-null columns, and columns sliced out of larger arrays.
+    empty = pa.table({"caller": pa.array([], pa.string()), "callee": [], "ingress": []})
+    assert (
+        engine.score_table(
+            empty.cast(pa.schema([(n, pa.string()) for n in empty.column_names]))
+        ).num_rows
+        == 0
+    )
+    nulls = pa.table(
+        {"caller": pa.nulls(2, pa.string()), "callee": ["1", "2"], "ingress": ["national"] * 2}
+    )
+    live = engine.score({"caller": None, "callee": "1", "ingress": "national"})
+    assert engine.score_table(nulls).to_pydict()["reasons"] == [";".join(live.reasons)] * 2
+    whole = pa.table(
+        {"caller": caller, "callee": callee, "ingress": ingress, "timestamp": timestamp}
+    )
+    assert (
+        engine.score_table(whole.slice(2)).to_pydict()
+        == engine.score_table(pa.Table.from_pylist(whole.slice(2).to_pylist())).to_pydict()
+    )
+
+
 def test_score_table_equals_score_on_simulated_traffic():
     pa = pytest.importorskip("pyarrow")
     from fraudcore import _simulate

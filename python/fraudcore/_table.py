@@ -2,10 +2,11 @@
 
 `Engine.score_table(table)` reads the call-field columns of any table pyarrow can import (a
 `pyarrow.Table` or `RecordBatch`, anything with `__arrow_c_stream__` such as a polars
-DataFrame, or a pandas DataFrame), hands their Arrow buffers to Rust (one `bytes` copy per
-buffer, never a Python object per value), scores every row without the GIL, and
-returns a `pyarrow.Table` with the columns `action`, `score` and `reasons` in row order, to
-attach to the input. pyarrow is an optional dependency: `pip install 'fraudcore[arrow]'`.
+DataFrame, or a pandas DataFrame), hands each column's Arrow array to Rust through the Arrow
+C data interface (`__arrow_c_array__` capsules: Rust reads the buffers in place, never a
+Python object per value), scores every row without the GIL, and returns a `pyarrow.Table`
+with the columns `action`, `score` and `reasons` in row order, to attach to the input.
+pyarrow is an optional dependency: `pip install 'fraudcore[arrow]'`.
 """
 
 from __future__ import annotations
@@ -56,21 +57,10 @@ def as_arrow(table: Any):
 
 
 def _text_spec(pa, arr) -> Tuple[Any, ...]:
-    # `string` (32-bit offsets) and `large_string` are read as they are; anything else is cast.
-    kind = "text32" if pa.types.is_string(arr.type) else "text"
-    if kind == "text" and not pa.types.is_large_string(arr.type):
+    # `string` and `large_string` are read as they are; anything else is cast.
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
         arr = arr.cast(pa.large_string())
-    validity, offsets, data = arr.buffers()
-    # Copied into immutable `bytes`: Rust reads them with the GIL released, and an Arrow
-    # buffer can be written to through its buffer protocol meanwhile (pyarrow's buffers are
-    # mutable, and numpy-backed arrays share memory with their arrays).
-    return (
-        kind,
-        offsets.to_pybytes(),
-        data.to_pybytes() if data is not None else b"",
-        validity.to_pybytes() if validity is not None and arr.null_count else None,
-        arr.offset,
-    )
+    return arr.__arrow_c_array__()
 
 
 def _spec(pa, column, field: str) -> Optional[Tuple[Any, ...]]:
@@ -92,13 +82,7 @@ def _spec(pa, column, field: str) -> Optional[Tuple[Any, ...]]:
             arr = arr.cast(pa.float64())
         else:
             raise InvalidTypeError(f"{field}: a column of {t} is not seconds")
-        validity, values = arr.buffers()
-        return (
-            "float",
-            values.to_pybytes(),
-            validity.to_pybytes() if validity is not None and arr.null_count else None,
-            arr.offset,
-        )
+        return arr.__arrow_c_array__()
     if pa.types.is_boolean(t):
         arr = pc.if_else(arr, "true", "false")
     elif pa.types.is_null(t):

@@ -102,51 +102,6 @@ pub(super) fn score_csv_file<'py>(
     summary_dict(py, &summary)
 }
 
-type Bytes = pyo3::pybacked::PyBackedBytes;
-
-/// A `bytes` object holding a copy of an Arrow buffer, used in place (also while the GIL is
-/// released: `bytes` are immutable, which the Arrow buffers themselves are not).
-fn buffer(_py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Bytes> {
-    Ok(obj.extract::<Bytes>()?)
-}
-
-fn validity(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Option<Bytes>> {
-    if obj.is_none() {
-        Ok(None)
-    } else {
-        buffer(py, obj).map(Some)
-    }
-}
-
-/// One column spec from `fraudcore._table`: None, `("text", offsets, data, validity, offset)`
-/// (`"text32"` for 32-bit offsets) or `("float", values, validity, offset)`.
-fn column(py: Python<'_>, spec: &Bound<'_, PyAny>) -> PyResult<crate::cdr::FieldColumn<Bytes>> {
-    use crate::cdr::FieldColumn;
-    if spec.is_none() {
-        return Ok(FieldColumn::Missing);
-    }
-    let kind: String = spec.get_item(0)?.extract()?;
-    match kind.as_str() {
-        "text" | "text32" => Ok(FieldColumn::Text {
-            offsets: buffer(py, &spec.get_item(1)?)?,
-            wide: kind == "text",
-            data: buffer(py, &spec.get_item(2)?)?,
-            validity: validity(py, &spec.get_item(3)?)?,
-            offset: spec.get_item(4)?.extract()?,
-        }),
-        "float" => Ok(FieldColumn::Float {
-            values: buffer(py, &spec.get_item(1)?)?,
-            validity: validity(py, &spec.get_item(2)?)?,
-            offset: spec.get_item(3)?.extract()?,
-        }),
-        other => Err(value_error(
-            py,
-            "columns",
-            format!("unknown column kind {}", quote(other)),
-        )),
-    }
-}
-
 /// Result buffers of a columnar scoring as `bytes`: actions (u8 codes), scores (f64 in the
 /// machine's byte order), reason offsets (i64), reasons (UTF-8); then the malformed count and
 /// the first malformed rows.
@@ -166,11 +121,39 @@ pub(super) fn score_column_specs(
     specs: &Bound<'_, PyAny>,
     threads: usize,
 ) -> PyResult<ColumnsPy> {
-    let mut cols: Vec<crate::cdr::FieldColumn<Bytes>> = Vec::with_capacity(9);
-    for i in 0..9 {
-        cols.push(column(py, &specs.get_item(i)?)?);
+    use crate::cdr::{FieldColumn, CALL_FIELDS};
+    // Each spec: None, or the `(schema, array)` capsules of the column's Arrow array, taken
+    // here and released when this function returns.
+    let mut imported: Vec<Option<super::arrow::Imported>> = Vec::with_capacity(9);
+    for (i, field) in CALL_FIELDS.iter().enumerate() {
+        let spec = specs.get_item(i)?;
+        if spec.is_none() {
+            imported.push(None);
+            continue;
+        }
+        let (schema, array): (Bound<'_, PyAny>, Bound<'_, PyAny>) = spec
+            .extract()
+            .map_err(|_| type_error(py, field, "(schema, array) Arrow capsules", &spec))?;
+        let a = super::arrow::import(py, field, &schema, &array)?;
+        if a.len() < rows {
+            return Err(value_error(
+                py,
+                field,
+                format!("{} rows in the column, {rows} in the table", a.len()),
+            ));
+        }
+        imported.push(Some(a));
     }
-    let cols: [crate::cdr::FieldColumn<Bytes>; 9] = cols
+    let mut cols: Vec<FieldColumn<&[u8]>> = Vec::with_capacity(9);
+    for (a, field) in imported.iter().zip(CALL_FIELDS) {
+        cols.push(match a {
+            None => FieldColumn::Missing,
+            Some(a) => a
+                .column()
+                .ok_or_else(|| value_error(py, field, "malformed Arrow array".into()))?,
+        });
+    }
+    let cols: [FieldColumn<&[u8]>; 9] = cols
         .try_into()
         .map_err(|_| value_error(py, "columns", "nine column specs expected".into()))?;
     let out = py.detach(|| crate::cdr::score_columns(engine, &cols, rows, threads));

@@ -148,8 +148,9 @@ impl PyEngine {
         score_csv_file(py, &self.inner, input, output, strict, progress)
     }
 
-    /// Scores call-field columns given as Arrow buffers (see `fraudcore._table`, which
-    /// `Engine.score_table` wraps); returns the result buffers.
+    /// Scores call-field columns given as Arrow C data interface capsules, one
+    /// `(schema, array)` pair or None per call field (see `fraudcore._table`, which
+    /// `Engine.score_table` wraps); takes the arrays and returns the result buffers.
     #[pyo3(signature = (rows, columns, threads=2))]
     fn _score_columns(
         &self,

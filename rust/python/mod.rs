@@ -3,6 +3,7 @@
 //! Every core error becomes one `fraudcore.FraudcoreError` subclass in `errors`; call fields
 //! are converted once (`fields`); each Python class has its own file.
 
+mod arrow;
 mod batch;
 mod call;
 mod engine;
