@@ -35,11 +35,13 @@ fuzz: ## Fuzz every target FUZZ_SECONDS each (default 15; long runs: FUZZ_SECOND
 fuzz-smoke: ## What CI runs: the crash reproducers, then every fuzz target for 8 s
 	fuzz/run.sh 8
 
-# Rounds of at least 100 us: a round of one sub-microsecond call would time perf_counter too
-# (about 0.2-0.3 us a round on this VM; pytest-benchmark's 5 us default settles on one call
-# a round when the first, cold call is slow).
+# Rounds of at least 100 us, calibrated after 100 warm-up calls: a round of one
+# sub-microsecond call would time perf_counter too (about 0.2-0.3 us a round on this VM), and
+# without the warm-up pytest-benchmark settles on one call a round when the first, cold call
+# is slow.
 bench: ## Time the benchmarks (Python and Rust) and print the README table
 	$(PYTHON) -m pytest benches --benchmark-enable --benchmark-only --benchmark-min-time=0.0001 \
+		--benchmark-warmup=on --benchmark-warmup-iterations=100 \
 		--benchmark-json=target/bench.json -p no:randomly
 	FRAUDCORE_PLAN=$$($(PYTHON) -c 'import fraudcore._plan as p; p.load_plan(); print(p.cache_path())') \
 		cargo bench --bench core
