@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gc
 import io
+import struct
 import subprocess
 import sys
 
@@ -354,6 +355,29 @@ def test_score_table_takes_arrow_arrays_through_the_c_data_interface():
     not_capsules[2] = ("a", "b")
     with pytest.raises(fraudcore.InvalidTypeError, match="callee: expected an Arrow PyCapsule"):
         engine._score_columns(3, not_capsules)
+    # Null slots are read through the validity bitmap, whatever bytes they hold: a null
+    # duration slot holding -1.0 and a null roaming slot holding "maybe", both arrays offset.
+    durations = struct.pack("<4d", 9.0, 3.0, -1.0, 5.0)
+    duration = pa.Array.from_buffers(
+        pa.float64(), 3, [pa.py_buffer(bytes([0b1011])), pa.py_buffer(durations)], offset=1
+    )
+    roaming = pa.Array.from_buffers(
+        pa.string(),
+        3,
+        [
+            pa.py_buffer(bytes([0b1101])),
+            pa.py_buffer(struct.pack("<5i", 0, 5, 10, 15, 20)),
+            pa.py_buffer(b"maybemaybe" + b"falsefalse"),
+        ],
+        offset=1,
+    )
+    assert duration.to_pylist() == [3.0, None, 5.0]
+    assert roaming.to_pylist() == [None, "false", "false"]
+    three = pa.table({"caller": caller, "callee": callee, "ingress": ingress})
+    out = engine.score_table(three.append_column("duration", duration)).to_pydict()
+    assert all(a is not None for a in out["action"]), out
+    out = engine.score_table(three.append_column("roaming", roaming)).to_pydict()
+    assert all(a is not None for a in out["action"]), out
     # Empty tables, all-null columns, and columns sliced out of larger arrays.
     empty = pa.table({"caller": pa.array([], pa.string()), "callee": [], "ingress": []})
     assert (

@@ -26,7 +26,11 @@ class Engine(_RustEngine):
         fields) without the GIL; returns a `pyarrow.Table` of `action`, `score`, `reasons` in
         row order. Needs pyarrow (`pip install 'fraudcore[arrow]'`). A row whose fields do not
         parse gets a null action and score and the reason `malformed:FIELD`. Rows run on
-        `threads` threads unless a rule reads velocity counters (then in row order)."""
+        `threads` threads unless a rule reads velocity counters (then in row order).
+
+        The columns' Arrow buffers are read in place (the Arrow C data interface), so, as
+        that interface requires, they must not be written until this returns: do not write
+        from another thread to a numpy array a column shares memory with meanwhile."""
         from ._table import score_table
 
         return score_table(self, table, threads)

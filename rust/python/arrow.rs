@@ -1,9 +1,12 @@
 //! Arrow arrays taken through the Arrow C data interface (the `__arrow_c_array__` PyCapsules
 //! pyarrow, polars and pandas export) and read in place: `score_table`'s columns, no copy.
 //!
-//! The interface's contract is what makes reading in place sound: an exported array's
-//! buffers stay valid and unchanged until its `release` callback runs, and the consumer
-//! runs it. The array is moved out of its capsule (the capsule is left released, as the
+//! Reading in place rests on the interface's contract: an exported array's buffers stay
+//! valid until its `release` callback runs, the consumer runs it, and neither side changes
+//! the data meanwhile. The last part is the producer's to keep: a column that shares memory
+//! with a numpy array must not be written while `score_table` runs (its documentation says
+//! so). Like every consumer of the interface, this one also trusts the array's own
+//! description of its buffers (lengths, offsets, layout). The array is moved out of its capsule (the capsule is left released, as the
 //! protocol asks), so no other consumer can release it while Rust reads it without the GIL;
 //! [`Imported`] releases it when dropped. Buffer lengths come from the array's length and
 //! offset, as the Arrow format defines them for the three layouts read here (`utf8`,
@@ -13,6 +16,10 @@
 
 use super::*;
 use crate::cdr::FieldColumn;
+
+// Arrow buffers are in the machine's byte order; the column readers read little-endian.
+#[cfg(target_endian = "big")]
+compile_error!("fraudcore reads Arrow buffers as little-endian");
 use pyo3::types::PyCapsule;
 use std::ffi::{c_char, c_void, CStr};
 
@@ -139,7 +146,13 @@ pub(super) fn import(
     let imported = Imported { array, layout };
     let a = &imported.array;
     let buffers = if layout == Layout::Float64 { 2 } else { 3 };
-    if a.length < 0 || a.offset < 0 || a.n_buffers != buffers || a.buffers.is_null() {
+    if a.length < 0
+        || a.offset < 0
+        || a.n_buffers != buffers
+        || a.buffers.is_null()
+        || a.n_children != 0
+        || !a.dictionary.is_null()
+    {
         return Err(value_error(py, field, "malformed Arrow array".into()));
     }
     Ok(imported)
@@ -151,55 +164,68 @@ impl Imported {
         self.array.length as usize
     }
 
-    /// Buffer `i` as `len` bytes (empty when the producer left it null, as it may when it
-    /// holds nothing).
+    /// Buffer `i` as `len` bytes: `Some(&[])` when the producer left it null (validity: no
+    /// nulls) and `len` is 0 or `i` is the validity bitmap; `None` when a buffer that must
+    /// hold bytes is null, or `len` is more than a slice may hold.
     #[allow(unsafe_code)]
-    fn buffer(&self, i: usize, len: usize) -> &[u8] {
-        // SAFETY: `buffers` holds `n_buffers` pointers (checked at import); buffer `i` of
-        // this layout is at least `len` bytes by the Arrow format, and stays valid and
-        // unchanged until the array is released, which happens only when `self` is dropped.
+    fn buffer(&self, i: usize, len: usize) -> Option<&[u8]> {
+        if len > isize::MAX as usize {
+            return None;
+        }
+        // SAFETY: `buffers` holds `n_buffers` pointers (checked at import, and `i` is below
+        // it for this layout). A non-null buffer `i` of this layout holds at least `len`
+        // bytes by the Arrow format, for the rows asked for, which the array has (checked by
+        // `column`); the producer keeps it valid, and by the interface's contract unchanged,
+        // until the array is released, which happens only when `self` is dropped.
         unsafe {
             let p = *self.array.buffers.add(i);
-            if p.is_null() || len == 0 {
-                &[]
+            if p.is_null() {
+                (len == 0 || i == 0).then_some(&[][..])
+            } else if len == 0 {
+                Some(&[])
             } else {
-                std::slice::from_raw_parts(p.cast::<u8>(), len)
+                Some(std::slice::from_raw_parts(p.cast::<u8>(), len))
             }
         }
     }
 
-    /// The array as a call-field column borrowing its buffers.
-    pub(super) fn column(&self) -> Option<FieldColumn<&[u8]>> {
-        let (length, offset) = (self.array.length as usize, self.array.offset as usize);
-        let end = offset.checked_add(length)?;
-        let validity = (self.array.null_count != 0)
-            .then(|| self.buffer(0, end.div_ceil(8)))
-            .filter(|v| !v.is_empty());
+    /// The first `rows` rows of the array as a call-field column borrowing its buffers;
+    /// `None` when the array has fewer rows or a buffer it needs is missing.
+    pub(super) fn column(&self, rows: usize) -> Option<FieldColumn<&[u8]>> {
+        let offset = self.array.offset as usize;
+        if rows > self.len() {
+            return None;
+        }
+        let end = offset.checked_add(rows)?;
+        let validity = match self.array.null_count {
+            0 => None,
+            _ => Some(self.buffer(0, end.div_ceil(8))?).filter(|v| !v.is_empty()),
+        };
         Some(match self.layout {
             Layout::Float64 => FieldColumn::Float {
-                values: self.buffer(1, end.checked_mul(8)?),
+                values: self.buffer(1, end.checked_mul(8)?)?,
                 validity,
                 offset,
             },
             Layout::Utf8 | Layout::LargeUtf8 => {
                 let wide = self.layout == Layout::LargeUtf8;
                 let width = if wide { 8 } else { 4 };
-                let offsets = self.buffer(1, end.checked_add(1)?.checked_mul(width)?);
-                if offsets.is_empty() && length == 0 {
-                    // An empty array may come without buffers.
+                if rows == 0 {
+                    // Nothing to read (an empty array may come without buffers).
                     return Some(FieldColumn::Missing);
                 }
-                // The data ends at the last offset.
+                let offsets = self.buffer(1, end.checked_add(1)?.checked_mul(width)?)?;
+                // The rows' data ends at their last offset.
                 let last = offsets.get(end * width..)?;
                 let data_len = if wide {
-                    i64::from_le_bytes(last.try_into().ok()?)
+                    i64::from_ne_bytes(last.try_into().ok()?)
                 } else {
-                    i64::from(i32::from_le_bytes(last.try_into().ok()?))
+                    i64::from(i32::from_ne_bytes(last.try_into().ok()?))
                 };
                 FieldColumn::Text {
                     offsets,
                     wide,
-                    data: self.buffer(2, usize::try_from(data_len).ok()?),
+                    data: self.buffer(2, usize::try_from(data_len).ok()?)?,
                     validity,
                     offset,
                 }

@@ -124,6 +124,13 @@ pub(super) fn score_column_specs(
     use crate::cdr::{FieldColumn, CALL_FIELDS};
     // Each spec: None, or the `(schema, array)` capsules of the column's Arrow array, taken
     // here and released when this function returns.
+    if specs.len()? != CALL_FIELDS.len() {
+        return Err(value_error(
+            py,
+            "columns",
+            format!("{} column specs, one per call field expected", specs.len()?),
+        ));
+    }
     let mut imported: Vec<Option<super::arrow::Imported>> = Vec::with_capacity(9);
     for (i, field) in CALL_FIELDS.iter().enumerate() {
         let spec = specs.get_item(i)?;
@@ -149,7 +156,7 @@ pub(super) fn score_column_specs(
         cols.push(match a {
             None => FieldColumn::Missing,
             Some(a) => a
-                .column()
+                .column(rows)
                 .ok_or_else(|| value_error(py, field, "malformed Arrow array".into()))?,
         });
     }
