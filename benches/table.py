@@ -5,6 +5,7 @@ Reproduce with::
     make bench
 
 which runs ``python -m pytest benches --benchmark-enable --benchmark-only
+--benchmark-min-time=0.0001 --benchmark-warmup=on --benchmark-warmup-iterations=100
 --benchmark-json=target/bench.json -p no:randomly``, then ``cargo bench --bench core -- --noplot``,
 then ``python benches/table.py target/bench.json``. Criterion's estimates
 (``target/criterion/*/new/estimates.json``, or under ``$CARGO_TARGET_DIR``) are added when present;
