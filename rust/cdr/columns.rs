@@ -39,11 +39,7 @@ pub enum FieldColumn<B> {
 
 impl<B: AsRef<[u8]>> FieldColumn<B> {
     fn valid(validity: &Option<B>, i: usize) -> bool {
-        validity.as_ref().is_none_or(|v| {
-            v.as_ref()
-                .get(i / 8)
-                .is_some_and(|b| b & (1 << (i % 8)) != 0)
-        })
+        valid(validity.as_ref().map(AsRef::as_ref), i)
     }
 
     /// The value of row `row` of a `Float` column (`Some(None)` when null); `None` for
@@ -110,10 +106,7 @@ impl<B: AsRef<[u8]>> FieldColumn<B> {
                 if !Self::valid(validity, i) {
                     return std::borrow::Cow::Borrowed("");
                 }
-                let (Some(a), Some(b)) = (
-                    offset_at(offsets.as_ref(), i, *wide),
-                    offset_at(offsets.as_ref(), i.saturating_add(1), *wide),
-                ) else {
+                let Some((a, b)) = offset_pair(offsets.as_ref(), i, *wide) else {
                     return std::borrow::Cow::Borrowed("");
                 };
                 data.as_ref()
@@ -153,32 +146,19 @@ impl<'a> TextSpan<'a> {
     #[inline]
     pub(super) fn get(&self, row: usize) -> Option<&'a str> {
         let i = self.offset.checked_add(row)?;
-        if let Some(v) = self.validity {
-            if v.get(i / 8).is_none_or(|b| b & (1 << (i % 8)) == 0) {
-                return Some("");
-            }
+        if !valid(self.validity, i) {
+            return Some("");
         }
-        // Offsets `i` and `i + 1`, read together.
-        let (a, b) = if self.wide {
-            let at = i.checked_mul(8)?;
-            let pair: &[u8; 16] = self.offsets.get(at..at.checked_add(16)?)?.try_into().ok()?;
-            let (a, b) = pair.split_at(8);
-            (
-                usize::try_from(i64::from_le_bytes(a.try_into().ok()?)).ok()?,
-                usize::try_from(i64::from_le_bytes(b.try_into().ok()?)).ok()?,
-            )
-        } else {
-            let at = i.checked_mul(4)?;
-            let pair: &[u8; 8] = self.offsets.get(at..at.checked_add(8)?)?.try_into().ok()?;
-            let (a, b) = pair.split_at(4);
-            (
-                usize::try_from(i32::from_le_bytes(a.try_into().ok()?)).ok()?,
-                usize::try_from(i32::from_le_bytes(b.try_into().ok()?)).ok()?,
-            )
-        };
+        let (a, b) = offset_pair(self.offsets, i, self.wide)?;
         self.text
             .get(a.checked_sub(self.base)?..b.checked_sub(self.base)?)
     }
+}
+
+/// Whether row `i` has a value: no bitmap, or bit `i` of it set (a bitmap too short for `i`
+/// says null).
+fn valid(validity: Option<&[u8]>, i: usize) -> bool {
+    validity.is_none_or(|v| v.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0))
 }
 
 /// Offset `i` of a text column: a little-endian `i64` if `wide`, else an `i32`; `None` past
@@ -191,6 +171,27 @@ fn offset_at(offsets: &[u8], i: usize, wide: bool) -> Option<usize> {
         let b: [u8; 4] = offsets.get(at..at.checked_add(4)?)?.try_into().ok()?;
         usize::try_from(i32::from_le_bytes(b)).ok()
     }
+}
+
+/// Offsets `i` and `i + 1` of a text column (a row's start and end), read together with one
+/// bounds check: what [`offset_at`] reads twice, in the per-row loop.
+fn offset_pair(offsets: &[u8], i: usize, wide: bool) -> Option<(usize, usize)> {
+    fn pair<const N: usize>(offsets: &[u8], i: usize) -> Option<([u8; N], [u8; N])> {
+        let at = i.checked_mul(N)?;
+        let both = offsets.get(at..at.checked_add(2 * N)?)?;
+        Some((both[..N].try_into().ok()?, both[N..].try_into().ok()?))
+    }
+    let (a, b) = if wide {
+        let (a, b) = pair::<8>(offsets, i)?;
+        (i64::from_le_bytes(a), i64::from_le_bytes(b))
+    } else {
+        let (a, b) = pair::<4>(offsets, i)?;
+        (
+            i64::from(i32::from_le_bytes(a)),
+            i64::from(i32::from_le_bytes(b)),
+        )
+    };
+    Some((usize::try_from(a).ok()?, usize::try_from(b).ok()?))
 }
 
 /// The little-endian `u64` at index `i` of `b` (8-byte units); `None` past the end.

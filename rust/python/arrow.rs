@@ -159,11 +159,6 @@ pub(super) fn import(
 }
 
 impl Imported {
-    /// Rows in the array.
-    pub(super) fn len(&self) -> usize {
-        self.array.length as usize
-    }
-
     /// Buffer `i` as `len` bytes: `Some(&[])` when the producer left it null (validity: no
     /// nulls) and `len` is 0 or `i` is the validity bitmap; `None` when a buffer that must
     /// hold bytes is null, or `len` is more than a slice may hold.
@@ -189,13 +184,29 @@ impl Imported {
         }
     }
 
-    /// The first `rows` rows of the array as a call-field column borrowing its buffers;
-    /// `None` when the array has fewer rows or a buffer it needs is missing.
-    pub(super) fn column(&self, rows: usize) -> Option<FieldColumn<&[u8]>> {
-        let offset = self.array.offset as usize;
-        if rows > self.len() {
-            return None;
+    /// The first `rows` rows of the array as the call-field column `field`, borrowing its
+    /// buffers; an error when the array has fewer rows or lacks a buffer it needs.
+    pub(super) fn column(
+        &self,
+        py: Python<'_>,
+        field: &str,
+        rows: usize,
+    ) -> PyResult<FieldColumn<&[u8]>> {
+        let have = self.array.length as usize;
+        if rows > have {
+            return Err(value_error(
+                py,
+                field,
+                format!("{have} rows in the column, {rows} in the table"),
+            ));
         }
+        self.rows(rows)
+            .ok_or_else(|| value_error(py, field, "malformed Arrow array".into()))
+    }
+
+    /// [`Imported::column`] for `rows` rows the array has; `None` when a buffer is missing.
+    fn rows(&self, rows: usize) -> Option<FieldColumn<&[u8]>> {
+        let offset = self.array.offset as usize;
         let end = offset.checked_add(rows)?;
         let validity = match self.array.null_count {
             0 => None,

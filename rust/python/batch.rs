@@ -141,28 +141,14 @@ pub(super) fn score_column_specs(
         let (schema, array): (Bound<'_, PyAny>, Bound<'_, PyAny>) = spec
             .extract()
             .map_err(|_| type_error(py, field, "(schema, array) Arrow capsules", &spec))?;
-        let a = super::arrow::import(py, field, &schema, &array)?;
-        if a.len() < rows {
-            return Err(value_error(
-                py,
-                field,
-                format!("{} rows in the column, {rows} in the table", a.len()),
-            ));
+        imported.push(Some(super::arrow::import(py, field, &schema, &array)?));
+    }
+    let mut cols: [FieldColumn<&[u8]>; 9] = std::array::from_fn(|_| FieldColumn::Missing);
+    for ((col, a), field) in cols.iter_mut().zip(&imported).zip(CALL_FIELDS) {
+        if let Some(a) = a {
+            *col = a.column(py, field, rows)?;
         }
-        imported.push(Some(a));
     }
-    let mut cols: Vec<FieldColumn<&[u8]>> = Vec::with_capacity(9);
-    for (a, field) in imported.iter().zip(CALL_FIELDS) {
-        cols.push(match a {
-            None => FieldColumn::Missing,
-            Some(a) => a
-                .column(rows)
-                .ok_or_else(|| value_error(py, field, "malformed Arrow array".into()))?,
-        });
-    }
-    let cols: [FieldColumn<&[u8]>; 9] = cols
-        .try_into()
-        .map_err(|_| value_error(py, "columns", "nine column specs expected".into()))?;
     let out = py.detach(|| crate::cdr::score_columns(engine, &cols, rows, threads));
     // Arrow buffers hold values in the machine's byte order: the vectors' own bytes, copied
     // once, into the `bytes` objects.

@@ -72,7 +72,7 @@ mod window;
 
 use crate::{Error, Result};
 use prefetch::prefetch_address;
-use shard::{index_slots, key_hash, Eviction, Outcome, Shard, ENTRY_BYTES};
+use shard::{index_slots, key_hash, Eviction, IndexPlace, Outcome, Shard, ENTRY_BYTES};
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -308,10 +308,9 @@ pub struct VelocityStats {
 #[derive(Debug)]
 struct Slot {
     shard: Mutex<Shard>,
-    /// The address and mask of the shard's index ([`Shard::index_address`]), and whether the
-    /// shard is full, for [`Velocity::prefetch`].
-    index_address: usize,
-    index_mask: usize,
+    /// Where the shard's index lies, and whether the shard is full, for
+    /// [`Velocity::prefetch`].
+    index: IndexPlace,
     full: AtomicBool,
     tracked: AtomicU64,
     evicted_expired: AtomicU64,
@@ -359,11 +358,9 @@ impl Velocity {
         let slots = (0..config.shards)
             .map(|_| {
                 let shard = Shard::new(cap);
-                let (index_address, index_mask) = shard.index_address();
                 Slot {
+                    index: shard.index_place(),
                     shard: Mutex::new(shard),
-                    index_address,
-                    index_mask,
                     full: AtomicBool::new(false),
                     tracked: AtomicU64::new(0),
                     evicted_expired: AtomicU64::new(0),
@@ -444,7 +441,7 @@ impl Velocity {
     pub fn prefetch(&self, key: Key) -> Prefetched {
         let hash = key_hash(key, self.params.seed);
         let slot = self.slot(hash);
-        prefetch_address(slot.index_address + (hash as u32 as usize & slot.index_mask) * 8);
+        prefetch_address(slot.index.home_slot(hash));
         if slot.full.load(Relaxed) {
             if let Ok(shard) = slot.shard.try_lock() {
                 shard.prefetch_eviction();

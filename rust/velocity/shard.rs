@@ -68,6 +68,25 @@ pub(super) fn index_slots(cap: usize) -> usize {
         .unwrap_or(usize::MAX)
 }
 
+/// The index slot a probe for a key whose hash has the low 32 bits `tag` starts at.
+fn home(tag: u32, mask: usize) -> usize {
+    tag as usize & mask
+}
+
+/// A shard's index as an address range ([`Shard::index_place`]).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct IndexPlace {
+    address: usize,
+    mask: usize,
+}
+
+impl IndexPlace {
+    /// The address of the index slot a key with this hash starts its probe at.
+    pub fn home_slot(&self, hash: u64) -> usize {
+        self.address + home(hash as u32, self.mask) * std::mem::size_of::<u64>()
+    }
+}
+
 /// Up to `cap` keys and their counters.
 #[derive(Debug)]
 pub(super) struct Shard {
@@ -188,10 +207,19 @@ impl Shard {
         }
     }
 
-    /// The address and mask of the index, for a prefetch without the lock: the index is
-    /// allocated once, with the shard, and never moves.
-    pub fn index_address(&self) -> (usize, usize) {
-        (self.table.as_ptr() as usize, self.mask)
+    /// Where the index lies, for a prefetch without the lock: the index is allocated once,
+    /// with the shard, and never moves.
+    pub fn index_place(&self) -> IndexPlace {
+        IndexPlace {
+            address: self.table.as_ptr() as usize,
+            mask: self.mask,
+        }
+    }
+
+    /// The address of the index slot a key with this hash starts its probe at.
+    #[cfg(test)]
+    pub fn home_slot_address(&self, hash: u64) -> usize {
+        std::ptr::from_ref(&self.table[self.home(hash as u32)]) as usize
     }
 
     /// Whether the shard holds `cap` keys. Once full it stays full: keys only leave to make
@@ -330,7 +358,7 @@ impl Shard {
     }
 
     fn home(&self, tag: u32) -> usize {
-        tag as usize & self.mask
+        home(tag, self.mask)
     }
 
     /// The index slot holding a position with this hash that `is` accepts.

@@ -914,10 +914,9 @@ fn prefetch_addresses_the_index_and_knows_a_full_shard() {
         let key = Key::caller(k);
         let p = v.prefetch(key);
         let shard = slot.lock();
-        let home = (p.hash as u32 as usize) & slot.index_mask;
         assert_eq!(
-            slot.index_address + home * 8,
-            shard.index_address().0 + home * 8
+            slot.index.home_slot(p.hash),
+            shard.home_slot_address(p.hash)
         );
         assert_eq!(p.hash, shard::key_hash(key, v.params.seed));
         // Full from the fourth key on, and for good.
