@@ -586,3 +586,51 @@ fn threads_score_columns_as_one_thread_does() {
         );
     }
 }
+
+/// Output that takes `room` bytes, then fails every write with `kind`.
+struct FullDisk {
+    taken: Vec<u8>,
+    room: usize,
+}
+
+impl std::io::Write for FullDisk {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.room - self.taken.len());
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                "no space left",
+            ));
+        }
+        self.taken.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_failed_write_stops_the_run_with_its_error_and_what_came_before_is_kept() {
+    let row = "+77011234567,87272123456,international\n";
+    let input = "caller,callee,ingress\n".to_owned() + &row.repeat(20_000);
+    let e = Engine::new(policy(TEST_POLICY)).unwrap();
+    let (whole, _) = run(&input, false).unwrap();
+    assert!(whole.len() > 5 * CHUNK, "several chunks");
+    for room in [0, 100, CHUNK + 7, 3 * CHUNK] {
+        let mut disk = FullDisk {
+            taken: Vec::new(),
+            room,
+        };
+        let err = score_csv(&e, input.as_bytes(), &mut disk, "in.csv", false, None).unwrap_err();
+        match err {
+            crate::Error::Io { source, .. } => {
+                assert_eq!(source.kind(), std::io::ErrorKind::StorageFull, "{source}")
+            }
+            other => panic!("{other}"),
+        }
+        assert_eq!(disk.taken.len(), room);
+        assert!(whole.as_bytes().starts_with(&disk.taken));
+    }
+}
