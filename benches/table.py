@@ -6,8 +6,9 @@ Reproduce with::
 
 which runs ``python -m pytest benches --benchmark-enable --benchmark-only
 --benchmark-min-time=0.0001 --benchmark-warmup=on --benchmark-warmup-iterations=100
---benchmark-json=target/bench.json -p no:randomly``, then ``cargo bench --bench core -- --noplot``,
-then ``python benches/table.py target/bench.json``. Criterion's estimates
+--benchmark-json=target/bench.json -p no:randomly``, then the criterion benches (``cargo bench
+--bench`` ``core``, ``velocity``, ``batch`` and ``lists``), then ``python benches/table.py
+target/bench.json``. Criterion's estimates
 (``target/criterion/*/new/estimates.json``, or under ``$CARGO_TARGET_DIR``) are added when present;
 run ``cargo bench`` with ``FRAUDCORE_PLAN=<compiled-plan cache>`` to time the full plan rather than
 the small test sample. The 100 M number-list rows appear when the run had

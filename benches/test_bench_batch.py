@@ -49,8 +49,9 @@ def call_dicts(cdr_file):
         return [{k: v for k, v in r.items() if k in CDR_FIELDS and v} for r in csv.DictReader(f)]
 
 
-def engine_for(world) -> fraudcore.Engine:
-    e = fraudcore.Engine.default()
+def engine_for(world, policy=None) -> fraudcore.Engine:
+    """An engine with `policy` (the default policy if None) and the world's lists."""
+    e = fraudcore.Engine(policy) if policy is not None else fraudcore.Engine.default()
     world.apply(e)
     return e
 
@@ -155,14 +156,10 @@ def test_fraudcore_score_table_no_velocity_two_threads(benchmark, call_dicts, wo
         text = text.replace(f'id = "{rid}"\n', f'id = "{rid}"\nenabled = false\n', 1)
     policy = fraudcore.Policy.from_str(text, base_dir=str(Path(fraudcore.DEFAULT_POLICY).parent))
     assert policy.rules and not any("calls_" in r["when"] for r in policy.rules)
-
-    def engine() -> fraudcore.Engine:
-        e = fraudcore.Engine(policy)
-        world.apply(e)
-        return e
-
     out = benchmark.pedantic(
-        lambda e: e.score_table(table, threads=2), setup=fresh(engine), **ROUNDS
+        lambda e: e.score_table(table, threads=2),
+        setup=fresh(lambda: engine_for(world, policy)),
+        **ROUNDS,
     )
     assert out.num_rows == table.num_rows
     benchmark.extra_info.update(

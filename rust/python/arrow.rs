@@ -6,12 +6,14 @@
 //! the data meanwhile. The last part is the producer's to keep: a column that shares memory
 //! with a numpy array must not be written while `score_table` runs (its documentation says
 //! so). Like every consumer of the interface, this one also trusts the array's own
-//! description of its buffers (lengths, offsets, layout). The array is moved out of its capsule (the capsule is left released, as the
-//! protocol asks), so no other consumer can release it while Rust reads it without the GIL;
+//! description of its buffers (lengths, offsets, layout).
+//!
+//! The array is moved out of its capsule (the capsule is left released, as the protocol
+//! asks), so no other consumer can release it while Rust reads it without the GIL;
 //! [`Imported`] releases it when dropped. Buffer lengths come from the array's length and
 //! offset, as the Arrow format defines them for the three layouts read here (`utf8`,
-//! `large_utf8`, `float64`); everything read from the bytes (offsets, UTF-8) is checked
-//! as for any other column. This file is one of the crate's three places with `unsafe` code
+//! `large_utf8`, `float64`); everything read from the bytes (offsets, UTF-8) is checked as
+//! for any other column. This file is one of the crate's three places with `unsafe` code
 //! (with `words.rs` and `velocity/prefetch.rs`).
 
 use super::*;
