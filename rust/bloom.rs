@@ -44,6 +44,7 @@
 //! 1e-9 is the floor ([`MIN_FPR`]): sizing refuses lower rates, and list files that carry
 //! one are refused as corrupt, so no header can ask for an unbounded filter.
 
+use crate::xxh3::{hash8, seed_flip};
 use crate::{Error, Result};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
@@ -83,30 +84,6 @@ fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
-}
-
-/// XXH3's 64-bit secret words 1 and 2 XORed: all of the secret an 8-byte input uses.
-const SECRET_FLIP: u64 = u64::from_le_bytes([0x7c, 0x01, 0x81, 0x2c, 0xf7, 0x21, 0xad, 0x1c])
-    ^ u64::from_le_bytes([0xde, 0xd4, 0x6d, 0xe9, 0x83, 0x90, 0x97, 0xdb]);
-
-/// The key-independent part of XXH3-64 of an 8-byte input under `seed` (its "bitflip").
-const fn seed_flip(seed: u64) -> u64 {
-    let seed = seed ^ (((seed as u32).swap_bytes() as u64) << 32);
-    SECRET_FLIP.wrapping_sub(seed)
-}
-
-/// `XXH3_64bits_withSeed(key.to_le_bytes(), seed)` given `flip = seed_flip(seed)`: XXH3's
-/// 4-to-8-byte path for exactly 8 bytes, with the seed work done once per filter. Pinned
-/// against the xxhash crate by the tests.
-#[inline(always)]
-fn hash8(key: u64, flip: u64) -> u64 {
-    // XXH3 reads the low and high halves and swaps them: a rotation by 32.
-    let mut h = key.rotate_left(32) ^ flip;
-    h ^= h.rotate_left(49) ^ h.rotate_left(24);
-    h = h.wrapping_mul(0x9FB2_1C65_1E98_DF25);
-    h ^= (h >> 35).wrapping_add(8);
-    h = h.wrapping_mul(0x9FB2_1C65_1E98_DF25);
-    h ^ (h >> 28)
 }
 
 /// The seed work of both hashes, done once per filter.
@@ -584,32 +561,6 @@ mod tests {
         assert_eq!(hash_key(77_011_234_567, 0), 0x32c6_5478_b2a0_0768);
         assert_eq!(hash_key(447_700_900_123, 0x5eed), 0x7d66_67bb_c1c8_9a8a);
         assert_eq!(hash_key(u64::MAX, u64::MAX), 0xda8f_77a4_d5c3_99ea);
-    }
-
-    #[test]
-    fn hash8_is_xxh3_of_the_key_bytes() {
-        let mut seeds = vec![
-            0,
-            1,
-            7,
-            0x5eed,
-            u64::MAX,
-            1 << 32,
-            0xFFFF_FFFF,
-            BIT_SEED_XOR,
-        ];
-        seeds.extend(keys(9, 200));
-        let mut probes = vec![0, 1, u64::MAX, 77_011_234_567, 1 << 32, 0xFFFF_FFFF];
-        probes.extend(keys(10, 200));
-        for &seed in &seeds {
-            for &key in &probes {
-                assert_eq!(
-                    hash8(key, seed_flip(seed)),
-                    hash_key(key, seed),
-                    "{key} {seed}"
-                );
-            }
-        }
     }
 
     /// Filters built by the original probe code (two calls of the xxhash crate, every bit

@@ -53,6 +53,7 @@ pub mod trie;
 pub mod velocity;
 pub mod verdict;
 pub mod words;
+mod xxh3;
 
 #[cfg(feature = "python")]
 mod python;

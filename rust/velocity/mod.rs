@@ -27,16 +27,17 @@
 //! # Memory
 //!
 //! Each shard holds at most `max_keys / shards` keys, in a slab of fixed-size entries allocated
-//! 256 at a time as keys arrive, and an open-addressing index allocated up front (8 bytes a
-//! slot, load ≤ 0.5: 16–32 bytes per key; between two calls a shard's index may still hold the
-//! slot of the key it evicted last, removed at its next call). An entry is 704 bytes, 11 cache
-//! lines: 60 one-second buckets (calls, `u16`; displaced callees, `u8`), 13 long-window buckets
-//! (calls, short calls, known durations, `u32` each), 64 callee slots (32-bit fingerprint and
-//! second), the run counter, the minute's running totals, how much of each ring is valid, and
-//! the LRU links. A new key's first call writes the entry's first cache line only (the call
-//! is held in the header until the key's second call writes it to the rings).
-//! [`Velocity::bytes_per_key`] is the bound, 736 bytes; at the default cap of 1 000 000 keys
-//! the whole structure takes at most 721 MB ([`VelocityConfig::max_memory`]).
+//! 256 at a time as keys arrive (zeroed by the allocator, not written entry by entry), and an
+//! open-addressing index allocated up front (8 bytes a slot, load ≤ 0.5: 16–32 bytes per key;
+//! between two calls a shard's index may still hold the slot of the key it evicted last,
+//! removed at its next call). An entry is 704 bytes, 11 cache lines: 60 one-second buckets
+//! (calls, `u16`; displaced callees, `u8`), 13 long-window buckets (calls, short calls, known
+//! durations, `u32` each), 64 callee slots (32-bit fingerprint and second), the run counter,
+//! the minute's running totals, how much of each ring is valid, and the LRU links. A new key's
+//! first call writes the entry's first cache line only (the call is held in the header until
+//! the key's second call writes it to the rings). [`Velocity::bytes_per_key`] is the bound, 736
+//! bytes; at the default cap of 1 000 000 keys the whole structure takes at most 721 MB
+//! ([`VelocityConfig::max_memory`]).
 //!
 //! # Eviction
 //!
@@ -60,9 +61,10 @@
 //!
 //! # Hashing
 //!
-//! The shard, the index slot and the callee fingerprints come from xxh3 with a seed drawn at
-//! random for each [`Velocity`], so whoever chooses CLIs or callees cannot aim them at one
-//! probe run or make callees collide. [`Key::trunk`] hashes trunk names with unseeded xxh3.
+//! The shard, the index slot and the callee fingerprints come from xxh3 of the 8-byte value
+//! with a seed drawn at random for each [`Velocity`] (for a key, mixed with its kind), so
+//! whoever chooses CLIs or callees cannot aim them at one probe run or make callees collide.
+//! [`Key::trunk`] hashes trunk names with unseeded xxh3.
 
 mod prefetch;
 mod shard;
@@ -179,7 +181,8 @@ impl VelocityConfig {
 }
 
 /// What a key identifies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, bytemuck::Zeroable)]
+#[repr(u8)]
 pub enum KeyKind {
     /// The calling number (E.164 digits as an integer).
     Caller,

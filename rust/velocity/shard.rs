@@ -4,7 +4,7 @@
 use super::prefetch::prefetch;
 use super::window::{Params, Window};
 use super::{Counters, Event, Key, KeyKind};
-use xxhash_rust::xxh3::xxh3_64_with_seed;
+use crate::xxh3::{hash8, seed_flip};
 
 /// End of a list.
 const NIL: u32 = u32::MAX;
@@ -15,7 +15,7 @@ const PROTECTED: usize = 1;
 
 /// One tracked key. Aligned to a cache line (704 bytes are 11): the key, the links and the
 /// window's header share the first line, the one every eviction reads.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, bytemuck::Zeroable)]
 #[repr(C, align(64))]
 pub(super) struct Entry {
     value: u64,
@@ -51,11 +51,10 @@ pub(super) enum Outcome {
 }
 
 /// The seeded 64-bit hash of a key: the shard from bits 32.., the index slot from the low bits.
+/// XXH3-64 of the value's 8 bytes, under a seed of its own for each kind of key.
 pub(super) fn key_hash(key: Key, seed: u64) -> u64 {
-    let mut bytes = [0u8; 9];
-    bytes[..8].copy_from_slice(&key.value.to_le_bytes());
-    bytes[8] = key.kind as u8;
-    xxh3_64_with_seed(&bytes, seed)
+    let kind_seed = seed ^ (key.kind as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    hash8(key.value, seed_flip(kind_seed))
 }
 
 /// Index slots for a shard of `cap` keys: a power of two, at least twice `cap` (load ≤ 0.5,
@@ -253,19 +252,16 @@ impl Shard {
     }
 
     /// Takes the next unused slab position (the caller checked `len < cap`).
+    ///
+    /// A chunk comes zeroed from the allocator (for a large chunk, fresh pages the kernel
+    /// zeroes as they are first touched), not written entry by entry: a new key's call writes
+    /// the key, the window's header and the links before anything reads them, and the rings
+    /// are stale until the header says otherwise.
     fn grow(&mut self) -> u32 {
         let i = self.len;
         if i % CHUNK == 0 {
-            let template = Entry {
-                value: 0,
-                kind: KeyKind::Caller,
-                protected: false,
-                prev: NIL,
-                next: NIL,
-                window: Window::new(0),
-            };
             let n = CHUNK.min(self.cap - i) as usize;
-            self.chunks.push(vec![template; n].into_boxed_slice());
+            self.chunks.push(bytemuck::zeroed_slice_box(n));
         }
         self.len += 1;
         i

@@ -858,6 +858,18 @@ fn a_poisoned_shard_keeps_counting() {
     assert_eq!(v.record(Key::caller(1), &ev(T0, 1)).calls_1s, 2);
 }
 
+/// A number's caller and destination keys hash apart (a seed per kind), so one cannot be
+/// aimed at the other's probe run; and the hash follows the store's seed.
+#[test]
+fn the_key_hash_depends_on_the_kind_and_the_seed() {
+    let kinds = [KeyKind::Caller, KeyKind::Destination, KeyKind::Trunk];
+    for value in (0..2000u64).map(|i| 77_000_000_000 + i * 7919) {
+        let hashes = kinds.map(|kind| shard::key_hash(Key { kind, value }, SEED));
+        assert!(hashes[0] != hashes[1] && hashes[1] != hashes[2] && hashes[0] != hashes[2]);
+        assert_ne!(hashes[0], shard::key_hash(Key::caller(value), SEED ^ 1));
+    }
+}
+
 #[test]
 fn keys_of_different_kinds_are_different_keys() {
     let v = velocity(config(64, 4));

@@ -11,7 +11,7 @@
 //! callees of the minute are kept as running totals, so counting a call reads no whole ring.
 
 use super::Counters;
-use xxhash_rust::xxh3::xxh3_64_with_seed;
+use crate::xxh3::{hash8, seed_flip};
 
 /// Seconds in the short sliding window.
 pub(super) const MINUTE: u32 = 60;
@@ -79,7 +79,7 @@ fn expired_buckets(newest: u32, bucket: u32) -> bool {
 }
 
 /// One long-window bucket: calls, short calls, calls of known duration.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Zeroable)]
 struct Long {
     calls: u32,
     short: u32,
@@ -100,7 +100,7 @@ struct Fresh {
 /// links, so a new key's first call (held in the header) writes that line alone. The callee is
 /// kept as two `u32` halves so the window is 4-byte aligned and packs with the entry's links
 /// into 704 bytes.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, bytemuck::Zeroable)]
 #[repr(C)]
 pub(super) struct Window {
     now: u32,
@@ -141,30 +141,9 @@ pub(super) struct Window {
 }
 
 impl Window {
-    /// An empty key whose clock starts at `now`.
-    pub fn new(now: u32) -> Window {
-        Window {
-            now,
-            run: 0,
-            calls_1m: 0,
-            last_callee: [0; 2],
-            displaced_1m: 0,
-            calls_valid: 0,
-            displaced_valid: 0,
-            long_valid: 0,
-            callees: 0,
-            repeat: false,
-            pending: 0,
-            fp_secs: [0; CALLEE_SLOTS],
-            fps: [0; CALLEE_SLOTS],
-            long: [Long::default(); LONG_RING],
-            sec_calls: [0; SECONDS],
-            sec_displaced: [0; SECONDS],
-        }
-    }
-
-    /// Makes this an empty key whose clock starts at `now`, as [`Window::new`] would, writing
-    /// only the header: every ring slot becomes stale.
+    /// Makes this an empty key whose clock starts at `now`, writing only the header: every
+    /// ring slot becomes stale, whatever it holds (an evicted key's counts, or the zeroes of a
+    /// fresh slab chunk).
     pub fn reset(&mut self, now: u32) {
         self.now = now;
         self.run = 0;
@@ -614,5 +593,5 @@ fn saturate(n: u64) -> u32 {
 
 /// The callee's 32-bit fingerprint under `seed`, never 0.
 pub(super) fn fingerprint(callee: u64, seed: u64) -> u32 {
-    (xxh3_64_with_seed(&callee.to_le_bytes(), seed) as u32).max(1)
+    (hash8(callee, seed_flip(seed)) as u32).max(1)
 }
