@@ -20,6 +20,9 @@ use arc_swap::ArcSwap;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+mod batch;
+pub use batch::Batch;
+
 /// A policy with the current contents of its lists.
 #[derive(Debug)]
 pub struct Snapshot {

@@ -3,7 +3,7 @@
 
 use super::fields::{call_from_strs, call_with_seconds, malformed_field, utf8};
 use super::REPORTED_MALFORMED;
-use crate::engine::Engine;
+use crate::engine::{Batch, Engine};
 
 /// One column of call-field values in Arrow layout, over any byte storage `B` (the Arrow
 /// buffers themselves, or copies).
@@ -328,7 +328,11 @@ fn score_rows<B: AsRef<[u8]>>(
                 || matches!(c, FieldColumn::Missing)
                 || (matches!(c, FieldColumn::Float { .. }) && (i == 0 || i == 6))
         });
+    let mut batch = engine.batch();
     for row in start..end {
+        if (row - start) % Batch::ROWS == Batch::ROWS - 1 {
+            batch.renew();
+        }
         // `timestamp` and `duration` as numbers when they come as numbers, not as text.
         let numbers = [columns[0].number(row), columns[6].number(row)];
         let mut strs = [""; 9];
@@ -350,7 +354,7 @@ fn score_rows<B: AsRef<[u8]>>(
         };
         match call {
             Ok(call) => {
-                engine.decide(&call, |v, decided_by| {
+                batch.decide(&call, |v, decided_by| {
                     out.actions.push(v.action.index() as u8);
                     out.scores.push(v.score);
                     for (i, r) in v.reasons.iter().enumerate() {

@@ -51,6 +51,8 @@ pub(super) struct CsvRows<R> {
     pub(super) eof: bool,
     /// Bytes dropped from the front of `buf` so far.
     pub(super) base: u64,
+    /// Reads of the input so far (a [`crate::engine::Batch`] is renewed when it changes).
+    pub(super) reads: u64,
     /// Line feeds before `pos`.
     pub(super) newlines: u64,
     pub(super) core: csv_core::Reader,
@@ -71,6 +73,7 @@ impl<R: Read> CsvRows<R> {
             end: 0,
             eof: false,
             base: 0,
+            reads: 0,
             newlines: 0,
             core: csv_core::Reader::new(),
             scratch: vec![0; 1024],
@@ -98,6 +101,7 @@ impl<R: Read> CsvRows<R> {
             return Ok(true);
         }
         loop {
+            self.reads += 1;
             match self.input.read(&mut self.buf[self.end..]) {
                 Ok(0) => {
                     self.eof = true;

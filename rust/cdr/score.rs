@@ -202,7 +202,15 @@ pub fn score_csv<R: Read, W: Write>(
         .map(|k| policy.reason_name(&ReasonId::Rule(k as u16)))
         .collect();
     debug_assert!(!rule_names.iter().any(|n| needs_quotes(n.as_bytes())));
+    // Rows are decided against the snapshot current at the latest read of input: a reload
+    // reaches the rows read after it.
+    let mut batch = engine.batch();
+    let mut reads = reader.reads;
     while let Some(line) = reader.next_row(&mut record).map_err(io_err)? {
+        if reader.reads != reads {
+            batch.renew();
+            reads = reader.reads;
+        }
         summary.rows += 1;
         if summary.rows % 65_536 == 0 {
             if let Some(report) = progress {
@@ -238,7 +246,7 @@ pub fn score_csv<R: Read, W: Write>(
         // `,action,score,`, `would_action`, and whether `reasons_buf` needs quoting.
         let (middle, would, quote) = match &parsed {
             Ok(call) => {
-                let (action, score, would) = engine.decide(call, |v, decided_by| {
+                let (action, score, would) = batch.decide(call, |v, decided_by| {
                     // A reload mid-file: reasons of another policy are tallied by name.
                     let ours = Arc::ptr_eq(decided_by, &policy);
                     reasons_buf.clear();
@@ -338,7 +346,7 @@ pub fn score_csv<R: Read, W: Write>(
                 .or_default() += n;
         }
     }
-    drop(policy);
+    drop((batch, policy));
     writer.flush().map_err(io_err)?;
     summary.bytes = reader.offset();
     if let Some(report) = progress {

@@ -113,15 +113,20 @@ impl PyEngine {
         let given_refs: Vec<&PyCall> = given.iter().map(|c| c.get()).collect();
         let verdicts = py.detach(|| {
             let (mut a, mut b) = (owned.iter(), given_refs.iter());
+            let mut batch = engine.batch();
             order
                 .iter()
-                .filter_map(|&dict| {
+                .enumerate()
+                .filter_map(|(i, &dict)| {
+                    if i % Batch::ROWS == Batch::ROWS - 1 {
+                        batch.renew();
+                    }
                     let call = if dict {
                         a.next()?.as_call()
                     } else {
                         b.next()?.as_call()
                     };
-                    Some(engine.score(&call))
+                    Some(batch.score(&call))
                 })
                 .collect::<Vec<_>>()
         });
