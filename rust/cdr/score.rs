@@ -218,9 +218,9 @@ pub fn score_csv<R: Read, W: Write>(
             }
         }
         let data = reader.bytes(&record);
-        // One UTF-8 check for the row; a field is checked alone only when the row is not
+        // One UTF-8 check for the row (SIMD); a field is checked alone only when the row is not
         // UTF-8 (or, quoted, splits a character between fields).
-        let whole = std::str::from_utf8(data).ok();
+        let whole = simdutf8::basic::from_utf8(data).ok();
         let text = |i: Option<usize>| -> std::borrow::Cow<'_, str> {
             let Some(&(a, b)) = i.and_then(|i| record.bounds.get(i)) else {
                 return std::borrow::Cow::Borrowed("");
