@@ -56,7 +56,7 @@ struct RawVelocity {
     shards: Option<Spanned<u64>>,
 }
 
-/// Keys tracked when a policy does not say: about 70 MiB at most (736 bytes a key).
+/// Keys tracked when a policy does not say: about 72 MiB at most (752 bytes a key).
 pub const DEFAULT_VELOCITY_KEYS: usize = 100_000;
 
 #[derive(Deserialize)]

@@ -26,17 +26,19 @@
 //!
 //! # Memory
 //!
-//! Each shard holds at most `max_keys / shards` keys, in a slab of fixed-size entries allocated
-//! 256 at a time as keys arrive (zeroed by the allocator, not written entry by entry), and an
-//! open-addressing index allocated up front (8 bytes a slot, load ≤ 0.5: 16–32 bytes per key;
-//! between two calls a shard's index may still hold the slot of the key it evicted last,
-//! removed at its next call). An entry is 704 bytes, 11 cache lines: 60 one-second buckets
-//! (calls, `u16`; displaced callees, `u8`), 13 long-window buckets (calls, short calls, known
-//! durations, `u32` each), 64 callee slots (32-bit fingerprint and second), the run counter,
-//! the minute's running totals, how much of each ring is valid, and the LRU links. A new key's
-//! first call writes the entry's first cache line only (the call is held in the header until
-//! the key's second call writes it to the rings). [`Velocity::bytes_per_key`] is the bound, 736
-//! bytes; at the default cap of 1 000 000 keys the whole structure takes at most 721 MB
+//! Each shard holds at most `max_keys / shards` keys, in two slabs of fixed-size records
+//! allocated 256 at a time as keys arrive (zeroed by the allocator, not written record by
+//! record), and an open-addressing index allocated up front (8 bytes a slot, load ≤ 0.5:
+//! 16–32 bytes per key; between two calls a shard's index may still hold the slot of the key
+//! it evicted last, removed at its next call). A key takes 720 bytes: a 64-byte entry (the key,
+//! the LRU links, the clock, the run counter, the minute's running totals and how much of each
+//! ring is valid: one cache line) and, at the same position of the second slab, 656 bytes of
+//! rings: 60 one-second buckets (calls, `u16`; displaced callees, `u8`), 13 long-window buckets
+//! (calls, short calls, known durations, `u32` each) and 64 callee slots (32-bit fingerprint
+//! and second). A new key's first call writes its entry's line only (the call is held there
+//! until the key's second call writes it to the rings), so the entries of the many keys that
+//! call once lie together, 64 bytes apart. [`Velocity::bytes_per_key`] is the bound, 752
+//! bytes; at the default cap of 1 000 000 keys the whole structure takes at most 737 MB
 //! ([`VelocityConfig::max_memory`]).
 //!
 //! # Eviction
@@ -90,7 +92,7 @@ const MAX_KEYS: usize = 1 << 32;
 #[derive(Clone, Debug, PartialEq)]
 pub struct VelocityConfig {
     /// Most keys tracked across all shards (each shard holds `max_keys / shards`). Default
-    /// 1 000 000: at most 736 bytes a key, 721 MB in all.
+    /// 1 000 000: at most 752 bytes a key, 737 MB in all.
     pub max_keys: usize,
     /// The long window in seconds: a whole number of minutes in `60..=86400`. Default 3600.
     pub window: u32,

@@ -2,7 +2,7 @@
 //! the two lists of the segmented LRU threaded through the entries by `u32` positions.
 
 use super::prefetch::prefetch;
-use super::window::{Params, Window};
+use super::window::{Params, Rings, Window};
 use super::{Counters, Event, Key, KeyKind};
 use crate::xxh3::{hash8, seed_flip};
 
@@ -13,8 +13,8 @@ const CHUNK: u32 = 256;
 const PROBATION: usize = 0;
 const PROTECTED: usize = 1;
 
-/// One tracked key. Aligned to a cache line (704 bytes are 11): the key, the links and the
-/// window's header share the first line, the one every eviction reads.
+/// One tracked key's header: the key, the links and the window's header, in one cache line
+/// (the line every eviction reads). Its rings are at the same position of the rings slab.
 #[derive(Clone, Debug, bytemuck::Zeroable)]
 #[repr(C, align(64))]
 pub(super) struct Entry {
@@ -90,6 +90,8 @@ impl IndexPlace {
 #[derive(Debug)]
 pub(super) struct Shard {
     chunks: Vec<Box<[Entry]>>,
+    /// The rings of the entries, chunk for chunk.
+    rings: Vec<Box<[Rings]>>,
     len: u32,
     cap: u32,
     protected_cap: u32,
@@ -118,6 +120,7 @@ impl Shard {
         };
         Shard {
             chunks: Vec::new(),
+            rings: Vec::new(),
             len: 0,
             cap,
             protected_cap: cap - (cap / 5).max(1),
@@ -135,6 +138,16 @@ impl Shard {
 
     fn entry_mut(&mut self, i: u32) -> &mut Entry {
         &mut self.chunks[(i / CHUNK) as usize][(i % CHUNK) as usize]
+    }
+
+    fn rings(&self, i: u32) -> &Rings {
+        &self.rings[(i / CHUNK) as usize][(i % CHUNK) as usize]
+    }
+
+    /// Entry `i` and its rings.
+    fn entry_and_rings(&mut self, i: u32) -> (&mut Entry, &mut Rings) {
+        let (c, k) = ((i / CHUNK) as usize, (i % CHUNK) as usize);
+        (&mut self.chunks[c][k], &mut self.rings[c][k])
     }
 
     /// Counts `event` (at `second`; `None` when its timestamp is unusable) for `key`.
@@ -159,15 +172,13 @@ impl Shard {
                 let Some(s) = second.filter(|&s| !w.is_late(Some(s), p)) else {
                     let late = Counters {
                         late: true,
-                        ..w.counters_at(w.now(), p)
+                        ..w.counters_at(self.rings(i), w.now(), p)
                     };
                     return (late, Outcome::Late);
                 };
                 self.touch(i);
-                let counters = self
-                    .entry_mut(i)
-                    .window
-                    .count(s, event.callee, event.duration, p);
+                let (e, r) = self.entry_and_rings(i);
+                let counters = e.window.count(r, s, event.callee, event.duration, p);
                 let outcome = Outcome::Counted {
                     new_key: false,
                     evicted: None,
@@ -191,10 +202,10 @@ impl Shard {
                     self.evict(victim, p);
                     (victim, Some(why))
                 };
-                let e = self.entry_mut(i);
+                let (e, r) = self.entry_and_rings(i);
                 (e.value, e.kind) = (key.value, key.kind);
                 e.window.reset(s);
-                let counters = e.window.count(s, event.callee, event.duration, p);
+                let counters = e.window.count(r, s, event.callee, event.duration, p);
                 self.push_front(i, false);
                 self.insert_index(hash, i);
                 let outcome = Outcome::Counted {
@@ -247,8 +258,9 @@ impl Shard {
 
     /// The counters of `key` at `second` (or its own newest second, if later or `None`).
     pub fn peek(&self, key: Key, hash: u64, second: Option<u32>, p: &Params) -> Option<Counters> {
-        let w = &self.entry(self.find(hash, key)?).window;
-        Some(w.counters_at(second.unwrap_or(0).max(w.now()), p))
+        let i = self.find(hash, key)?;
+        let w = &self.entry(i).window;
+        Some(w.counters_at(self.rings(i), second.unwrap_or(0).max(w.now()), p))
     }
 
     /// Takes the next unused slab position (the caller checked `len < cap`).
@@ -262,6 +274,7 @@ impl Shard {
         if i % CHUNK == 0 {
             let n = CHUNK.min(self.cap - i) as usize;
             self.chunks.push(bytemuck::zeroed_slice_box(n));
+            self.rings.push(bytemuck::zeroed_slice_box(n));
         }
         self.len += 1;
         i
@@ -435,7 +448,7 @@ impl Shard {
                     value: e.value,
                 };
                 assert_eq!(self.find(key_hash(key, p.seed), key), Some(i));
-                e.window.check();
+                e.window.check(self.rings(i));
                 (prev, i, n) = (i, e.next, n + 1);
             }
             assert_eq!((list.tail, list.len), (prev, n));
@@ -464,5 +477,7 @@ impl Shard {
     }
 }
 
-/// Size of one entry in bytes.
-pub(super) const ENTRY_BYTES: usize = std::mem::size_of::<Entry>();
+/// Bytes of one key's entry and rings.
+pub(super) const ENTRY_BYTES: usize = ENTRY_HEADER_BYTES + std::mem::size_of::<Rings>();
+/// Bytes of one key's entry: one cache line.
+pub(super) const ENTRY_HEADER_BYTES: usize = std::mem::size_of::<Entry>();

@@ -895,10 +895,11 @@ fn keys_of_different_kinds_are_different_keys() {
 
 #[test]
 fn the_documented_sizes_hold() {
-    assert_eq!(ENTRY_BYTES, 704);
-    assert_eq!(Velocity::bytes_per_key(), 736);
+    assert_eq!(shard::ENTRY_HEADER_BYTES, 64);
+    assert_eq!(ENTRY_BYTES, 720);
+    assert_eq!(Velocity::bytes_per_key(), 752);
     let c = VelocityConfig::default();
-    assert_eq!(c.max_memory(), 720_777_216); // 64 × (32 768 × 8 + 15 625 × 704)
+    assert_eq!(c.max_memory(), 736_777_216); // 64 × (32 768 × 8 + 15 625 × 720)
     assert!(c.max_memory() <= c.max_keys * Velocity::bytes_per_key());
 }
 

@@ -94,12 +94,12 @@ struct Fresh {
     bucket: Option<Long>,
 }
 
-/// The counting state of one key; `now` is the newest second counted.
-///
-/// `repr(C)`: the header comes first, in the entry's first cache line with the key and the
-/// links, so a new key's first call (held in the header) writes that line alone. The callee is
-/// kept as two `u32` halves so the window is 4-byte aligned and packs with the entry's links
-/// into 704 bytes.
+/// The counting state of one key in two parts: this header (`now` is the newest second
+/// counted), in the entry's one cache line with the key and the links, and its [`Rings`], in
+/// a slab of their own. A new key's first call (held in the header) writes the header alone,
+/// so the entries of the many one-call keys lie together, 64 bytes apart, not 704 as when the
+/// rings were inline: fewer pages, so fewer TLB misses and page faults. The callee is kept as
+/// two `u32` halves so the header is 4-byte aligned and packs with the key and the links.
 #[derive(Clone, Debug, bytemuck::Zeroable)]
 #[repr(C)]
 pub(super) struct Window {
@@ -125,8 +125,14 @@ pub(super) struct Window {
     repeat: bool,
     /// [`PENDING`] when the key's only call, at second `now`, is held here and not in the rings
     /// (which are then all stale), with [`PENDING_KNOWN`] and [`PENDING_SHORT`] for its duration;
-    /// its callee is `last_callee` (0: none). 0 otherwise. Sits in what was padding.
+    /// its callee is `last_callee` (0: none). 0 otherwise.
     pending: u8,
+}
+
+/// The rings of one key's [`Window`]: which slots hold true values, the header says.
+#[derive(Clone, Debug, bytemuck::Zeroable)]
+#[repr(C, align(16))]
+pub(super) struct Rings {
     /// The second of each callee's latest call, mod 256. Every slot in use has its latest call
     /// within the minute ending at `now`.
     fp_secs: [u8; CALLEE_SLOTS],
@@ -179,19 +185,20 @@ impl Window {
     /// that include it. An expired key starts afresh.
     pub fn count(
         &mut self,
+        r: &mut Rings,
         second: u32,
         callee: u64,
         duration: Option<f64>,
         p: &Params,
     ) -> Counters {
         if self.pending != 0 {
-            self.settle(p);
+            self.settle(r, p);
         }
         let (bucket, newest) = (p.bucket(second), p.bucket(self.now));
         if expired_buckets(newest, bucket) {
             self.reset(second);
         } else if second > self.now {
-            self.advance(second, newest, bucket);
+            self.advance(r, second, newest, bucket);
         }
         // bucket(now), now that `now` is the later of the two.
         let newest = newest.max(bucket);
@@ -202,23 +209,23 @@ impl Window {
         // The slots just written, for `counters_at_now`.
         let mut fresh = Fresh::default();
         if age < MINUTE {
-            let i = self.calls_slot(age);
-            if self.sec_calls[i] < u16::MAX {
-                self.sec_calls[i] += 1;
+            let i = self.calls_slot(r, age);
+            if r.sec_calls[i] < u16::MAX {
+                r.sec_calls[i] += 1;
                 self.calls_1m += 1;
             }
-            fresh.second = (age == 0).then_some(self.sec_calls[i]);
+            fresh.second = (age == 0).then_some(r.sec_calls[i]);
             if callee != 0 {
-                self.add_callee(fingerprint(callee, p.seed), age);
+                self.add_callee(r, fingerprint(callee, p.seed), age);
             }
         }
         let back = newest - bucket;
         if back <= LONG_BUCKETS {
             // Built in registers and stored whole: reading back a slot just zeroed in a line not
             // yet in cache would wait for the line.
-            let (b, was_valid) = self.long_slot(back, newest);
+            let (b, was_valid) = self.long_slot(r, back, newest);
             let mut l = if was_valid {
-                self.long[b]
+                r.long[b]
             } else {
                 Long::default()
             };
@@ -226,11 +233,11 @@ impl Window {
             l.calls = l.calls.saturating_add(1);
             l.known = l.known.saturating_add(u32::from(known));
             l.short = l.short.saturating_add(u32::from(short));
-            self.long[b] = l;
+            r.long[b] = l;
             fresh.bucket = Some(l);
         }
         self.follow(callee, p);
-        self.counters_at_now(newest, fresh)
+        self.counters_at_now(r, newest, fresh)
     }
 
     /// Nothing of the key is in any ring: no call counted since it started (afresh), as the
@@ -268,17 +275,17 @@ impl Window {
 
     /// Writes the call held in the header to the rings, as [`Window::count`] would have
     /// written it then.
-    fn settle(&mut self, p: &Params) {
+    fn settle(&mut self, r: &mut Rings, p: &Params) {
         let held = std::mem::take(&mut self.pending);
-        let i = self.calls_slot(0);
-        self.sec_calls[i] = 1;
+        let i = self.calls_slot(r, 0);
+        r.sec_calls[i] = 1;
         self.calls_1m = 1;
         let callee = self.last_callee();
         if callee != 0 {
-            self.add_callee(fingerprint(callee, p.seed), 0);
+            self.add_callee(r, fingerprint(callee, p.seed), 0);
         }
-        let (b, _) = self.long_slot(0, p.bucket(self.now));
-        self.long[b] = Long {
+        let (b, _) = self.long_slot(r, 0, p.bucket(self.now));
+        r.long[b] = Long {
             calls: 1,
             short: u32::from(held & PENDING_SHORT != 0),
             known: u32::from(held & PENDING_KNOWN != 0),
@@ -330,24 +337,24 @@ impl Window {
     }
 
     /// The `sec_calls` slot of the second `age` (below 60) before `now`, made valid.
-    fn calls_slot(&mut self, age: u32) -> usize {
+    fn calls_slot(&mut self, r: &mut Rings, age: u32) -> usize {
         let now = self.now;
-        made_valid(&mut self.sec_calls, &mut self.calls_valid, now, age)
+        made_valid(&mut r.sec_calls, &mut self.calls_valid, now, age)
     }
 
     /// The `sec_displaced` slot of the second `age` (below 60) before `now`, made valid.
-    fn displaced_slot(&mut self, age: u32) -> usize {
+    fn displaced_slot(&mut self, r: &mut Rings, age: u32) -> usize {
         let now = self.now;
-        made_valid(&mut self.sec_displaced, &mut self.displaced_valid, now, age)
+        made_valid(&mut r.sec_displaced, &mut self.displaced_valid, now, age)
     }
 
     /// The `long` slot of the bucket `back` (at most 12) before `bn = bucket(now)`, made valid
     /// (every stale slot between it and the valid ones is zeroed, itself left to the caller),
     /// and whether it was valid before.
-    fn long_slot(&mut self, back: u32, bn: u32) -> (usize, bool) {
+    fn long_slot(&mut self, r: &mut Rings, back: u32, bn: u32) -> (usize, bool) {
         let was_valid = back < u32::from(self.long_valid);
         for j in u32::from(self.long_valid)..back {
-            self.long[((bn - j) as usize) % LONG_RING] = Long::default();
+            r.long[((bn - j) as usize) % LONG_RING] = Long::default();
         }
         self.long_valid = self.long_valid.max(back as u8 + 1);
         (((bn - back) as usize) % LONG_RING, was_valid)
@@ -355,7 +362,7 @@ impl Window {
 
     /// Moves `now` forward to `second` (in bucket `new`, at most 12 after `old = bucket(now)`),
     /// emptying the buckets that leave the windows.
-    fn advance(&mut self, second: u32, old: u32, new: u32) {
+    fn advance(&mut self, r: &mut Rings, second: u32, old: u32, new: u32) {
         let d = second - self.now;
         if d >= MINUTE {
             (self.calls_1m, self.calls_valid) = (0, 0);
@@ -367,14 +374,14 @@ impl Window {
             for s in self.now + 1..=second {
                 let (i, old_age) = ((s % MINUTE) as usize, MINUTE - (s - self.now));
                 if old_age < u32::from(self.calls_valid) {
-                    self.calls_1m -= u32::from(self.sec_calls[i]);
+                    self.calls_1m -= u32::from(r.sec_calls[i]);
                 }
-                self.sec_calls[i] = 0;
+                r.sec_calls[i] = 0;
                 if self.displaced_valid > 0 {
                     if old_age < u32::from(self.displaced_valid) {
-                        self.displaced_1m -= u16::from(self.sec_displaced[i]);
+                        self.displaced_1m -= u16::from(r.sec_displaced[i]);
                     }
-                    self.sec_displaced[i] = 0;
+                    r.sec_displaced[i] = 0;
                 }
             }
             self.calls_valid = (u32::from(self.calls_valid) + d).min(MINUTE) as u8;
@@ -385,10 +392,10 @@ impl Window {
             let now8 = second as u8;
             let mut k = 0;
             while k < usize::from(self.callees) {
-                if u32::from(now8.wrapping_sub(self.fp_secs[k])) >= MINUTE {
+                if u32::from(now8.wrapping_sub(r.fp_secs[k])) >= MINUTE {
                     let last = usize::from(self.callees) - 1;
-                    self.fps[k] = self.fps[last];
-                    self.fp_secs[k] = self.fp_secs[last];
+                    r.fps[k] = r.fps[last];
+                    r.fp_secs[k] = r.fp_secs[last];
                     self.callees -= 1;
                 } else {
                     k += 1;
@@ -397,7 +404,7 @@ impl Window {
         }
         if self.long_valid > 0 {
             for b in old + 1..=new {
-                self.long[(b as usize) % LONG_RING] = Long::default();
+                r.long[(b as usize) % LONG_RING] = Long::default();
             }
             self.long_valid = (u32::from(self.long_valid) + new - old).min(LONG_RING as u32) as u8;
         }
@@ -405,48 +412,48 @@ impl Window {
     }
 
     /// Age in seconds (relative to `now`) of the latest call in slot `k` (in use).
-    fn slot_age(&self, k: usize) -> u32 {
-        u32::from((self.now as u8).wrapping_sub(self.fp_secs[k]))
+    fn slot_age(&self, r: &Rings, k: usize) -> u32 {
+        u32::from((self.now as u8).wrapping_sub(r.fp_secs[k]))
     }
 
     /// Notes a call `age` seconds before `now` (below 60) to the callee with fingerprint `fp`.
-    fn add_callee(&mut self, fp: u32, age: u32) {
+    fn add_callee(&mut self, r: &mut Rings, fp: u32, age: u32) {
         let sec8 = (self.now - age) as u8;
         let n = usize::from(self.callees);
-        if let Some(k) = first_index(&self.fps[..n], fp) {
-            if age < self.slot_age(k) {
-                self.fp_secs[k] = sec8;
+        if let Some(k) = first_index(&r.fps[..n], fp) {
+            if age < self.slot_age(r, k) {
+                r.fp_secs[k] = sec8;
             }
             return;
         }
         if n < CALLEE_SLOTS {
-            (self.fps[n], self.fp_secs[n]) = (fp, sec8);
+            (r.fps[n], r.fp_secs[n]) = (fp, sec8);
             self.callees += 1;
             return;
         }
         // Full: the least recently called of the 65 leaves the set for the displaced count.
         // Two passes: the maximum of 64 bytes vectorises, a fold over (slot, age) does not.
         let now8 = self.now as u8;
-        let ages = self.fp_secs.map(|sec| now8.wrapping_sub(sec));
+        let ages = r.fp_secs.map(|sec| now8.wrapping_sub(sec));
         let oldest = ages.iter().copied().max().unwrap_or(0);
         let k = first_index(&ages, oldest).unwrap_or(0);
         let oldest = u32::from(oldest);
         let gone = if oldest >= age {
-            (self.fps[k], self.fp_secs[k]) = (fp, sec8);
+            (r.fps[k], r.fp_secs[k]) = (fp, sec8);
             oldest
         } else {
             age
         };
-        let i = self.displaced_slot(gone);
-        if self.sec_displaced[i] < u8::MAX {
-            self.sec_displaced[i] += 1;
+        let i = self.displaced_slot(r, gone);
+        if r.sec_displaced[i] < u8::MAX {
+            r.sec_displaced[i] += 1;
             self.displaced_1m += 1;
         }
     }
 
     /// Sums of the valid long buckets among the `keep` newest ones (`keep` at most 13); `bn`
     /// is `bucket(now)`.
-    fn long_sums(&self, keep: u32, bn: u32) -> (u64, u64, u64) {
+    fn long_sums(&self, r: &Rings, keep: u32, bn: u32) -> (u64, u64, u64) {
         let n = u32::from(self.long_valid).min(keep);
         let (mut calls, mut short, mut known) = (0, 0, 0);
         let mut add = |l: &Long| {
@@ -457,10 +464,10 @@ impl Window {
         // The valid buckets end at bucket(now), cyclically: one or two runs of the ring.
         let (n, end) = (n as usize, (bn as usize) % LONG_RING + 1);
         if n <= end {
-            self.long[end - n..end].iter().for_each(add);
+            r.long[end - n..end].iter().for_each(add);
         } else {
-            self.long[..end].iter().for_each(&mut add);
-            self.long[LONG_RING + end - n..].iter().for_each(add);
+            r.long[..end].iter().for_each(&mut add);
+            r.long[LONG_RING + end - n..].iter().for_each(add);
         }
         (calls, short, known)
     }
@@ -468,11 +475,11 @@ impl Window {
     /// The counters at `now` (whose bucket is `bn`), from the running totals. `fresh` holds
     /// the slots [`Window::count`] has just written: a new key's are in cache lines still on
     /// their way, and a read that straddles the stores would wait for them.
-    fn counters_at_now(&self, bn: u32, fresh: Fresh) -> Counters {
+    fn counters_at_now(&self, r: &Rings, bn: u32, fresh: Fresh) -> Counters {
         let calls_1s = match (fresh.second, self.calls_valid) {
             (Some(n), _) => u32::from(n),
             (None, 0) => 0,
-            (None, _) => u32::from(self.sec_calls[(self.now % MINUTE) as usize]),
+            (None, _) => u32::from(r.sec_calls[(self.now % MINUTE) as usize]),
         };
         let live = u32::from(self.callees) + u32::from(self.displaced_1m);
         let (calls, short, known) = match fresh.bucket {
@@ -480,7 +487,7 @@ impl Window {
             Some(l) if self.long_valid == 1 => {
                 (u64::from(l.calls), u64::from(l.short), u64::from(l.known))
             }
-            _ => self.long_sums(LONG_RING as u32, bn),
+            _ => self.long_sums(r, LONG_RING as u32, bn),
         };
         Counters {
             calls_1s,
@@ -496,16 +503,16 @@ impl Window {
     }
 
     /// The counters at second `t` (not before `now`), as defined on [`Counters`].
-    pub fn counters_at(&self, t: u32, p: &Params) -> Counters {
+    pub fn counters_at(&self, r: &Rings, t: u32, p: &Params) -> Counters {
         if self.pending != 0 {
             if t <= self.now {
                 // A late call's (or a peek's) counters at the key's own second.
                 return self.held_counters();
             }
             // Rare (a peek ahead): a copy whose held call is in the rings.
-            let mut settled = self.clone();
-            settled.settle(p);
-            return settled.counters_at(t, p);
+            let (mut settled, mut rings) = (self.clone(), r.clone());
+            settled.settle(&mut rings, p);
+            return settled.counters_at(&rings, t, p);
         }
         let t = t.max(self.now);
         if p.expired(self.now, t) {
@@ -513,7 +520,7 @@ impl Window {
         }
         let d = t - self.now;
         if d == 0 {
-            return self.counters_at_now(p.bucket(self.now), Fresh::default());
+            return self.counters_at_now(r, p.bucket(self.now), Fresh::default());
         }
         let mut c = Counters {
             sequential: self.sequential(),
@@ -525,13 +532,13 @@ impl Window {
             let in_minute = |valid: u8| 0..u32::from(valid).min(MINUTE - d);
             let slot = |a: u32| self.sec_slot(a);
             let calls: u64 = in_minute(self.calls_valid)
-                .map(|a| u64::from(self.sec_calls[slot(a)]))
+                .map(|a| u64::from(r.sec_calls[slot(a)]))
                 .sum();
             let displaced: u64 = in_minute(self.displaced_valid)
-                .map(|a| u64::from(self.sec_displaced[slot(a)]))
+                .map(|a| u64::from(r.sec_displaced[slot(a)]))
                 .sum();
             let live = (0..usize::from(self.callees))
-                .filter(|&k| self.slot_age(k) + d < MINUTE)
+                .filter(|&k| self.slot_age(r, k) + d < MINUTE)
                 .count();
             c.calls_1m = saturate(calls);
             c.distinct_callees = saturate(live as u64 + displaced).min(c.calls_1m);
@@ -539,7 +546,7 @@ impl Window {
         // Buckets in [bucket(t) - 12, bucket(now)]: the 13 - (bucket(t) - bucket(now)) newest.
         let bn = p.bucket(self.now);
         let keep = LONG_RING as u32 - (p.bucket(t) - bn);
-        let (calls, short, known) = self.long_sums(keep, bn);
+        let (calls, short, known) = self.long_sums(r, keep, bn);
         (c.calls_window, c.short_calls, c.known_durations) =
             (saturate(calls), saturate(short), saturate(known));
         c
@@ -547,27 +554,27 @@ impl Window {
 
     /// Checks that the running totals agree with the rings (tests only).
     #[cfg(test)]
-    pub fn check(&self) {
+    pub fn check(&self, r: &Rings) {
         if self.pending != 0 {
             assert!(self.is_blank() && self.callees == 0 && self.calls_1m == 0);
             assert_eq!(self.pending & !(PENDING | PENDING_KNOWN | PENDING_SHORT), 0);
         }
         let slot = |a: u32| self.sec_slot(a);
         let calls: u32 = (0..u32::from(self.calls_valid))
-            .map(|a| u32::from(self.sec_calls[slot(a)]))
+            .map(|a| u32::from(r.sec_calls[slot(a)]))
             .sum();
         let displaced: u32 = (0..u32::from(self.displaced_valid))
-            .map(|a| u32::from(self.sec_displaced[slot(a)]))
+            .map(|a| u32::from(r.sec_displaced[slot(a)]))
             .sum();
         assert_eq!(calls, self.calls_1m);
         assert_eq!(displaced, u32::from(self.displaced_1m));
         assert!(usize::from(self.calls_valid) <= SECONDS);
         assert!(usize::from(self.displaced_valid) <= SECONDS);
         assert!(usize::from(self.long_valid) <= LONG_RING);
-        let fps = &self.fps[..usize::from(self.callees)];
+        let fps = &r.fps[..usize::from(self.callees)];
         for (k, fp) in fps.iter().enumerate() {
             assert!(*fp != 0 && !fps[..k].contains(fp));
-            assert!(self.slot_age(k) < MINUTE);
+            assert!(self.slot_age(r, k) < MINUTE);
         }
     }
 }
