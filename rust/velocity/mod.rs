@@ -76,10 +76,12 @@ mod window;
 
 use crate::{Error, Result};
 use prefetch::prefetch_address;
-use shard::{index_slots, key_hash, Eviction, IndexPlace, Outcome, Shard, ENTRY_BYTES};
+use shard::{
+    index_slots, key_hash, Eviction, IndexPlace, Outcome, Shard, ENTRY_BYTES, EVICTION_LINES,
+};
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use window::Params;
 
@@ -317,6 +319,9 @@ struct Slot {
     /// [`Velocity::prefetch`].
     index: IndexPlace,
     full: AtomicBool,
+    /// [`Shard::eviction_lines`] as of the shard's last eviction (or its filling up), for
+    /// [`Velocity::prefetch`] to read without the lock.
+    eviction_lines: [AtomicUsize; EVICTION_LINES],
     tracked: AtomicU64,
     evicted_expired: AtomicU64,
     evicted_lru: AtomicU64,
@@ -367,6 +372,7 @@ impl Velocity {
                     index: shard.index_place(),
                     shard: Mutex::new(shard),
                     full: AtomicBool::new(false),
+                    eviction_lines: Default::default(),
                     tracked: AtomicU64::new(0),
                     evicted_expired: AtomicU64::new(0),
                     evicted_lru: AtomicU64::new(0),
@@ -421,17 +427,26 @@ impl Velocity {
         bump(&slot.recorded);
         match outcome {
             Outcome::Late => bump(&slot.late),
-            Outcome::Counted { new_key, evicted } => match evicted {
-                Some(Eviction::Expired) => bump(&slot.evicted_expired),
-                Some(Eviction::Lru) => bump(&slot.evicted_lru),
-                None if new_key => {
-                    bump(&slot.tracked);
-                    if shard.is_full() {
-                        slot.full.store(true, Relaxed);
+            Outcome::Counted { new_key, evicted } => {
+                match evicted {
+                    Some(Eviction::Expired) => bump(&slot.evicted_expired),
+                    Some(Eviction::Lru) => bump(&slot.evicted_lru),
+                    None if new_key => {
+                        bump(&slot.tracked);
+                        if shard.is_full() {
+                            slot.full.store(true, Relaxed);
+                        }
+                    }
+                    None => {}
+                }
+                // After an eviction the lines named are in cache: the ends just moved.
+                if new_key && shard.is_full() {
+                    let lines = shard.eviction_lines();
+                    for (hint, line) in slot.eviction_lines.iter().zip(lines) {
+                        hint.store(line, Relaxed);
                     }
                 }
-                None => {}
-            },
+            }
         }
         drop(shard);
         counters
@@ -439,17 +454,20 @@ impl Velocity {
 
     /// Hints that `key` is about to be [recorded](Velocity::record): starts loading, without
     /// waiting for them, the cache lines its shard will read if the key is new. That is its
-    /// index slot (read without the lock) and, once the shard is full, up to five more: the
-    /// last evicted key's slot, and each LRU end with its neighbour (read under the lock, if
-    /// no other thread holds it).
+    /// index slot and, once the shard is full, up to four more, as the shard's last eviction
+    /// left them ([`Shard::eviction_lines`]: the last evicted key's slot, the LRU ends and the
+    /// probation end's neighbour). Takes no lock and writes nothing.
     /// Changes nothing; hand the result to [`Velocity::record_prefetched`].
     pub fn prefetch(&self, key: Key) -> Prefetched {
         let hash = key_hash(key, self.params.seed);
         let slot = self.slot(hash);
         prefetch_address(slot.index.home_slot(hash));
         if slot.full.load(Relaxed) {
-            if let Ok(shard) = slot.shard.try_lock() {
-                shard.prefetch_eviction();
+            for line in &slot.eviction_lines {
+                let address = line.load(Relaxed);
+                if address != 0 {
+                    prefetch_address(address);
+                }
             }
         }
         Prefetched {

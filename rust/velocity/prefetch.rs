@@ -5,12 +5,6 @@
 //! 50–100 ns when the shard's lock holder reaches it; asked for early, they arrive while the
 //! call's other numbers are being looked up.
 
-/// Hints that `value`'s cache line will be read soon.
-#[inline(always)]
-pub(super) fn prefetch<T>(value: &T) {
-    prefetch_address(std::ptr::from_ref(value) as usize);
-}
-
 /// Hints that the cache line at `address` will be read soon. Any address will do: a prefetch
 /// never faults, dereferences nothing and changes nothing a program can observe but timing.
 /// A no-op off x86-64.

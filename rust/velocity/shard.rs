@@ -1,13 +1,14 @@
 //! One shard: a slab of entries in fixed chunks, an open-addressing index of slab positions, and
 //! the two lists of the segmented LRU threaded through the entries by `u32` positions.
 
-use super::prefetch::prefetch;
 use super::window::{Params, Rings, Window};
 use super::{Counters, Event, Key, KeyKind};
 use crate::xxh3::{hash8, seed_flip};
 
 /// End of a list.
 const NIL: u32 = u32::MAX;
+/// Lines [`Shard::eviction_lines`] names.
+pub(super) const EVICTION_LINES: usize = 4;
 /// Entries per slab chunk: the slab grows without ever moving an entry.
 const CHUNK: u32 = 256;
 const PROBATION: usize = 0;
@@ -238,22 +239,45 @@ impl Shard {
         self.len == self.cap
     }
 
-    /// Starts loading what a new key at this full shard reads besides its own index slot: the
-    /// slot of the key evicted last, the keys at the LRU ends and the neighbour that unlinking
-    /// the victim writes.
-    pub fn prefetch_eviction(&self) {
-        if self.stale != 0 {
-            prefetch(&self.table[self.home((self.stale >> 32) as u32)]);
-        }
-        for list in &self.lists {
-            if list.tail != NIL {
-                let tail = self.entry(list.tail);
-                prefetch(tail);
-                if tail.prev != NIL {
-                    prefetch(self.entry(tail.prev));
-                }
+    /// The addresses of the cache lines the next new key at this full shard reads besides its
+    /// own index slot: the slot of the key evicted last (while its removal waits), the entry
+    /// at each LRU end, and the probation end's neighbour, which unlinking that end writes
+    /// (0: none). Read from lines the last call left in cache, for [`Velocity::prefetch`] to
+    /// use without the lock: a call of a tracked key may move the ends before the next new key
+    /// comes, and a prefetch of a stale line costs a little bandwidth, nothing else.
+    ///
+    /// [`Velocity::prefetch`]: super::Velocity::prefetch
+    pub fn eviction_lines(&self) -> [usize; EVICTION_LINES] {
+        let entry = |i: u32| {
+            if i == NIL {
+                0
+            } else {
+                std::ptr::from_ref(self.entry(i)) as usize
             }
-        }
+        };
+        let stale = if self.stale == 0 {
+            0
+        } else {
+            std::ptr::from_ref(&self.table[self.home((self.stale >> 32) as u32)]) as usize
+        };
+        let tail = self.lists[PROBATION].tail;
+        let neighbour = if tail == NIL {
+            NIL
+        } else {
+            self.entry(tail).prev
+        };
+        [
+            stale,
+            entry(tail),
+            entry(neighbour),
+            entry(self.lists[PROTECTED].tail),
+        ]
+    }
+
+    /// The address of `key`'s entry, if tracked (tests only).
+    #[cfg(test)]
+    pub fn entry_address(&self, key: Key, hash: u64) -> Option<usize> {
+        Some(std::ptr::from_ref(self.entry(self.find(hash, key)?)) as usize)
     }
 
     /// The counters of `key` at `second` (or its own newest second, if later or `None`).

@@ -870,6 +870,40 @@ fn the_key_hash_depends_on_the_kind_and_the_seed() {
     }
 }
 
+/// Before each new key at a full shard, the lines `prefetch` is told about (without the lock)
+/// name the entry the key will take (its victim's), and after it the index slot of that
+/// victim, whose removal waits for the shard's next call; calls of tracked keys in between
+/// (which move keys to the protected segment and back) do not spoil that.
+#[test]
+fn the_eviction_hints_name_the_victim_and_the_stale_slot() {
+    let v = velocity(config(8, 1));
+    let slot = &v.slots[0];
+    let hints = || slot.eviction_lines.each_ref().map(|h| h.load(Relaxed));
+    let hash = |k: u64| shard::key_hash(Key::caller(k), v.params.seed);
+    for k in 0..8 {
+        v.record(Key::caller(k), &ev(T0, 1));
+    }
+    for k in 8..200u64 {
+        // Now and then a call of a tracked key (one of the last few newcomers).
+        if k % 3 == 0 {
+            v.record(Key::caller(k - 1 - k % 2), &ev(T0, 1));
+        }
+        let before = hints();
+        let entries: HashMap<usize, u64> = {
+            let shard = slot.lock();
+            (0..k)
+                .filter_map(|j| Some((shard.entry_address(Key::caller(j), hash(j))?, j)))
+                .collect()
+        };
+        v.record(Key::caller(k), &ev(T0, 1));
+        let shard = slot.lock();
+        let at = shard.entry_address(Key::caller(k), hash(k)).unwrap();
+        assert!(before[1..].contains(&at), "{k}: {at:#x} not in {before:x?}");
+        let victim = entries[&at];
+        assert_eq!(hints()[0], shard.home_slot_address(hash(victim)), "{k}");
+    }
+}
+
 #[test]
 fn keys_of_different_kinds_are_different_keys() {
     let v = velocity(config(64, 4));
