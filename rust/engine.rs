@@ -8,7 +8,7 @@
 use crate::call::Call;
 use crate::normalize::{Ingress, Invalid};
 use crate::number::Number;
-use crate::numberlist::NumberList;
+use crate::numberlist::{Lists, NumberList};
 use crate::numplan::Classification;
 use crate::policy::features::Facts;
 use crate::policy::{Decision, Policy};
@@ -273,7 +273,7 @@ impl Engine {
     /// call) and no looked-up numbers are kept. The snapshot is held only while `then` runs.
     pub fn decide<R>(&self, call: &Call<'_>, then: impl FnOnce(Decision, &Arc<Policy>) -> R) -> R {
         let snap = self.state.load();
-        let (d, _) = decide_with(&snap, call);
+        let (d, _) = decide_with(&snap, Lists::new(&snap.lists), call);
         self.count(&snap, d.action, d.would_action, &d.reasons);
         then(d, &snap.policy)
     }
@@ -348,7 +348,12 @@ type LookedUp = (NumberInfo, NumberInfo, Option<NumberInfo>);
 
 /// Scores one call against a snapshot.
 pub fn score_with(snap: &Snapshot, call: &Call<'_>) -> Verdict {
-    let (d, (caller, callee, network_number)) = decide_with(snap, call);
+    score_in(snap, Lists::new(&snap.lists), call)
+}
+
+/// [`score_with`], looking numbers up in `lists` (the snapshot's, perhaps pinned).
+fn score_in(snap: &Snapshot, lists: Lists<'_>, call: &Call<'_>) -> Verdict {
+    let (d, (caller, callee, network_number)) = decide_with(snap, lists, call);
     Verdict {
         action: d.action,
         would_action: d.would_action,
@@ -362,7 +367,7 @@ pub fn score_with(snap: &Snapshot, call: &Call<'_>) -> Verdict {
 }
 
 /// Decides one call against a snapshot, with the numbers it looked up.
-fn decide_with(snap: &Snapshot, call: &Call<'_>) -> (Decision, LookedUp) {
+fn decide_with(snap: &Snapshot, lists: Lists<'_>, call: &Call<'_>) -> (Decision, LookedUp) {
     let policy = &*snap.policy;
     let caller = policy.lookup(call.caller, call.ingress);
     let store = snap.velocity.as_ref().filter(|_| policy.reads_counters());
@@ -415,7 +420,7 @@ fn decide_with(snap: &Snapshot, call: &Call<'_>) -> (Decision, LookedUp) {
         time,
         velocity,
     };
-    let d = policy.evaluate(&facts, &snap.lists);
+    let d = policy.evaluate(&facts, lists);
     (d, (caller, callee, network_number))
 }
 

@@ -195,6 +195,57 @@ struct Delta {
     removed: HashSet<u64>,
 }
 
+/// A list's base as of [`NumberList::pin`].
+#[derive(Clone, Debug)]
+pub struct PinnedBase {
+    id: u64,
+    base: Arc<Base>,
+}
+
+/// The lists a policy's rules look numbers up in, by declaration index, with their bases
+/// pinned when a batch holds them ([`Lists::pinned`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Lists<'a> {
+    lists: &'a [Arc<NumberList>],
+    /// One per list, or none.
+    pinned: &'a [PinnedBase],
+}
+
+impl<'a> Lists<'a> {
+    /// No lists.
+    pub const EMPTY: Lists<'static> = Lists {
+        lists: &[],
+        pinned: &[],
+    };
+
+    /// Lists looked up as [`NumberList::contains`] does.
+    pub fn new(lists: &'a [Arc<NumberList>]) -> Lists<'a> {
+        Lists { lists, pinned: &[] }
+    }
+
+    /// Lists looked up through bases pinned from them, one per list in order (see
+    /// [`NumberList::contains_pinned`]); unpinned if the counts differ.
+    pub fn pinned(lists: &'a [Arc<NumberList>], pinned: &'a [PinnedBase]) -> Lists<'a> {
+        let pinned = if pinned.len() == lists.len() {
+            pinned
+        } else {
+            &[]
+        };
+        Lists { lists, pinned }
+    }
+
+    /// Looks `key` up in list `idx`: its kind and the answer; `None` if there is no such list.
+    #[inline]
+    pub fn contains(&self, idx: usize, key: u64) -> Option<(ListKind, Membership)> {
+        let list = self.lists.get(idx)?;
+        let m = match self.pinned.get(idx) {
+            Some(p) => list.contains_pinned(key, p),
+            None => list.contains(key),
+        };
+        Some((list.kind(), m))
+    }
+}
+
 /// A named number list with live updates. Share it behind an `Arc`; every method takes `&self`.
 #[derive(Debug)]
 pub struct NumberList {
@@ -315,6 +366,26 @@ impl NumberList {
     /// Looks a number up. Lock-free unless the delta is non-empty.
     #[inline]
     pub fn contains(&self, key: u64) -> Membership {
+        self.lookup(key, None)
+    }
+
+    /// The current base, for [`NumberList::contains_pinned`]: a reference on it, so a caller
+    /// that looks many numbers up (a batch) can skip the thread-local cache.
+    pub fn pin(&self) -> PinnedBase {
+        let base = self.base.load_full();
+        PinnedBase { id: base.id, base }
+    }
+
+    /// [`NumberList::contains`], answered by `pinned` (taken from this list) while it is still
+    /// the list's base: no thread-local lookup, which in the Python extension is a call into
+    /// `__tls_get_addr` and a search of the cache. After a compaction, as `contains`.
+    #[inline]
+    pub fn contains_pinned(&self, key: u64, pinned: &PinnedBase) -> Membership {
+        self.lookup(key, Some(pinned))
+    }
+
+    #[inline(always)]
+    fn lookup(&self, key: u64, pinned: Option<&PinnedBase>) -> Membership {
         let delta = self.delta_len.load(Ordering::Acquire);
         if delta == 0 && self.base_empty.load(Ordering::Acquire) {
             return Membership::Absent;
@@ -328,7 +399,11 @@ impl NumberList {
                 return Membership::Present;
             }
         }
-        self.base_contains(key)
+        match pinned {
+            // The same check as the thread-local cache's: ids are never reused.
+            Some(p) if self.base_id.load(Ordering::Acquire) == p.id => p.base.contains(key),
+            _ => self.base_contains(key),
+        }
     }
 
     /// Looks `key` up in the current base, through this thread's cache: no atomic
@@ -747,6 +822,34 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("fc-lists-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         dir.join(name)
+    }
+
+    /// A pinned base answers as the list does: before and after numbers are added and
+    /// removed (the delta comes first), and after a compaction replaces the base (the pinned
+    /// one is then passed over, though it still holds the numbers it was built with).
+    #[test]
+    fn a_pinned_base_answers_as_the_list_does_through_updates_and_compactions() {
+        let keys: Vec<u64> = (0..500).map(|i| 77_010_000_000 + i * 37).collect();
+        let l = NumberList::build("pins", ListKind::Block, keys.clone(), 1e-3, 3).unwrap();
+        let pinned = l.pin();
+        let probes: Vec<u64> = (0..1500).map(|i| 77_010_000_000 + i * 13).collect();
+        let agree = |l: &NumberList, p: &PinnedBase| {
+            for &k in &probes {
+                assert_eq!(l.contains_pinned(k, p), l.contains(k), "{k}");
+            }
+        };
+        agree(&l, &pinned);
+        l.add(77_010_000_013).unwrap();
+        l.remove(keys[0]).unwrap();
+        agree(&l, &pinned);
+        assert_eq!(l.contains_pinned(keys[0], &pinned), Membership::Absent);
+        l.compact().unwrap();
+        assert_eq!(l.delta_len(), 0);
+        // The old base still has keys[0]; the list no longer does.
+        assert_eq!(pinned.base.contains(keys[0]), Membership::Present);
+        assert_eq!(l.contains_pinned(keys[0], &pinned), Membership::Absent);
+        agree(&l, &pinned);
+        agree(&l, &l.pin());
     }
 
     #[test]

@@ -15,6 +15,7 @@ use _fraudcore::engine::Engine;
 use _fraudcore::metadata::PlanSource;
 use _fraudcore::normalize::Ingress;
 use _fraudcore::number::Number;
+use _fraudcore::numberlist::Lists;
 use _fraudcore::numplan::NumberingPlan;
 use _fraudcore::policy::features::Facts;
 use _fraudcore::policy::Policy;
@@ -133,11 +134,14 @@ fn rules(c: &mut Criterion, engine: &Engine) {
     let mut group = c.benchmark_group("rule");
     for rule in policy.rules() {
         group.bench_function(rule.id.as_str(), |b| {
-            b.iter(|| rule.program.eval(black_box(&facts), &snap.lists))
+            b.iter(|| {
+                rule.program
+                    .eval(black_box(&facts), Lists::new(&snap.lists))
+            })
         });
     }
     group.bench_function("all rules (evaluate)", |b| {
-        b.iter(|| policy.evaluate(black_box(&facts), &snap.lists))
+        b.iter(|| policy.evaluate(black_box(&facts), Lists::new(&snap.lists)))
     });
     group.finish();
 }

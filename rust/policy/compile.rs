@@ -414,6 +414,7 @@ fn membership(left: &(Operand, usize), right: &(Operand, usize), scope: &Scope) 
 mod tests {
     use super::super::expr::parse;
     use super::*;
+    use crate::numberlist::Lists;
 
     fn scope() -> Scope {
         Scope {
@@ -496,16 +497,22 @@ mod tests {
             Expr::And(parts) => parts.iter().all(|p| reference(p, facts)),
             Expr::Or(parts) => parts.iter().any(|p| reference(p, facts)),
             Expr::Not(inner) => !reference(inner, facts),
-            Expr::Bare(operand, at) => test(&bare(operand, *at).unwrap(), facts, &[]),
+            Expr::Bare(operand, at) => test(&bare(operand, *at).unwrap(), facts, Lists::EMPTY),
             Expr::Cmp { left, op, right } => {
                 let (pred, negate) = comparison(left, *op, right, &scope()).unwrap();
-                test(&pred, facts, &[]) != negate
+                test(&pred, facts, Lists::EMPTY) != negate
             }
             Expr::In {
                 left,
                 negated,
                 right,
-            } => test(&membership(left, right, &scope()).unwrap(), facts, &[]) != *negated,
+            } => {
+                test(
+                    &membership(left, right, &scope()).unwrap(),
+                    facts,
+                    Lists::EMPTY,
+                ) != *negated
+            }
         }
     }
 
@@ -623,7 +630,7 @@ mod tests {
                             ],
                         };
                         assert_eq!(
-                            program.eval(&facts, &[]),
+                            program.eval(&facts, Lists::EMPTY),
                             reference(&expr, &facts),
                             "{src} on {call:?}"
                         );

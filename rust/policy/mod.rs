@@ -32,7 +32,7 @@ pub use load::{FileStamp, Files, ListDecl, PrefixListDecl, DEFAULT_VELOCITY_KEYS
 
 use crate::normalize::{normalize, normalize_classify, DialPlan, Ingress, Invalid};
 use crate::number::{Number, MAX_DIGITS};
-use crate::numberlist::NumberList;
+use crate::numberlist::Lists;
 use crate::numplan::{Classification, NumberingPlan};
 use crate::overlay::{Overlay, OVERLAY_NAME};
 use crate::velocity::VelocityConfig;
@@ -370,7 +370,7 @@ impl Policy {
     /// in that order. They are the rules specialised to the call's context (see
     /// [`specialize`]): the checks its ingress, network number and caller state settle are
     /// not run again.
-    pub fn evaluate(&self, facts: &Facts<'_>, lists: &[Arc<NumberList>]) -> Decision {
+    pub fn evaluate(&self, facts: &Facts<'_>, lists: Lists<'_>) -> Decision {
         let (rules, nodes) = match self.ranking.variants.get(specialize::context(facts)) {
             Some(v) => (&v.rules, &v.nodes),
             None => (&self.ranking.rules, &self.ranking.nodes),
@@ -381,7 +381,7 @@ impl Policy {
     /// [`Policy::evaluate`] over every rule, unspecialised: what the specialised rule sets
     /// must agree with.
     #[cfg(test)]
-    fn evaluate_general(&self, facts: &Facts<'_>, lists: &[Arc<NumberList>]) -> Decision {
+    fn evaluate_general(&self, facts: &Facts<'_>, lists: Lists<'_>) -> Decision {
         self.evaluate_ranked(&self.ranking.rules, &self.ranking.nodes, facts, lists)
     }
 
@@ -392,7 +392,7 @@ impl Policy {
         rules: &[rank::Ranked],
         nodes: &[program::Node],
         facts: &Facts<'_>,
-        lists: &[Arc<NumberList>],
+        lists: Lists<'_>,
     ) -> Decision {
         let mode = usize::from(self.mode == Mode::Observe);
         let mut pass = Pass::default();

@@ -4,9 +4,8 @@
 use super::expr::CmpOp;
 use super::features::{kind_index, Counter, Facts, Family, Feature, NumberField, Val, Who};
 use crate::number::Number;
-use crate::numberlist::{ListKind, Membership, NumberList};
+use crate::numberlist::{ListKind, Lists, Membership};
 use crate::numtype::Region;
-use std::sync::Arc;
 
 /// A constant a feature is compared with (already checked against the feature's type).
 #[derive(Clone, Debug, PartialEq)]
@@ -201,7 +200,7 @@ impl Check {
     /// Tests the check for one call (inlined into [`run`]'s loop: a call per check cost more
     /// than most checks do).
     #[inline(always)]
-    pub(super) fn test(&self, facts: &Facts<'_>, lists: &[Arc<NumberList>]) -> bool {
+    pub(super) fn test(&self, facts: &Facts<'_>, lists: Lists<'_>) -> bool {
         match *self {
             Check::Const(b) => b,
             Check::Ingress(mask) => mask >> facts.call.ingress.index() & 1 == 1,
@@ -319,7 +318,7 @@ impl Program {
     }
 
     /// Evaluates the condition for one call.
-    pub fn eval(&self, facts: &Facts<'_>, lists: &[Arc<NumberList>]) -> bool {
+    pub fn eval(&self, facts: &Facts<'_>, lists: Lists<'_>) -> bool {
         run(&self.nodes, 0, facts, lists)
     }
 }
@@ -328,12 +327,7 @@ impl Program {
 /// there) for one call. A program without nodes would be false, were it not followed by
 /// another's: programs stored together must have at least one node each.
 #[inline]
-pub(super) fn run(
-    nodes: &[Node],
-    start: usize,
-    facts: &Facts<'_>,
-    lists: &[Arc<NumberList>],
-) -> bool {
+pub(super) fn run(nodes: &[Node], start: usize, facts: &Facts<'_>, lists: Lists<'_>) -> bool {
     let mut at = start;
     while let Some(node) = nodes.get(at) {
         let next = if node.check.test(facts, lists) {
@@ -352,7 +346,7 @@ pub(super) fn run(
 /// Tests a predicate as written, through [`Facts::value`]: the reference the fast checks
 /// agree with.
 #[inline]
-pub(super) fn test(p: &Pred, facts: &Facts<'_>, lists: &[Arc<NumberList>]) -> bool {
+pub(super) fn test(p: &Pred, facts: &Facts<'_>, lists: Lists<'_>) -> bool {
     match p {
         Pred::Const(b) => *b,
         Pred::True(f) => facts.value(*f) == Val::Bool(true),
@@ -378,14 +372,14 @@ pub(super) fn test(p: &Pred, facts: &Facts<'_>, lists: &[Arc<NumberList>]) -> bo
 /// The number is on the list at `idx`: definite hits count; probable (bloom-only) hits count
 /// except on `allow` lists.
 #[inline(always)]
-fn listed(who: Who, idx: u16, facts: &Facts<'_>, lists: &[Arc<NumberList>]) -> bool {
-    let (Some(c), Some(list)) = (facts.number(who), lists.get(usize::from(idx))) else {
+fn listed(who: Who, idx: u16, facts: &Facts<'_>, lists: Lists<'_>) -> bool {
+    let Some(c) = facts.number(who) else {
         return false;
     };
-    match list.contains(c.number.value()) {
-        Membership::Present => true,
-        Membership::Probable => list.kind() != ListKind::Allow,
-        Membership::Absent => false,
+    match lists.contains(usize::from(idx), c.number.value()) {
+        Some((_, Membership::Present)) => true,
+        Some((kind, Membership::Probable)) => kind != ListKind::Allow,
+        Some((_, Membership::Absent)) | None => false,
     }
 }
 

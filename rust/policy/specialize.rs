@@ -16,6 +16,7 @@ use super::Policy;
 use crate::call::{Call, Ingress};
 use crate::normalize::Invalid;
 use crate::number::Number;
+use crate::numberlist::Lists;
 use crate::numplan::Classification;
 use crate::numtype::NumberType;
 use crate::verdict::NumberInfo;
@@ -109,7 +110,7 @@ impl Known<'_> {
             && (r & NETWORK_NUMBER == 0 || self.network_number_absent)
             && (r & CALLER_NUMBER == 0 || !self.caller_parsed)
             && (r & CALLER_REASON == 0 || self.caller_parsed);
-        settled.then(|| check.test(&self.facts, &[]))
+        settled.then(|| check.test(&self.facts, Lists::EMPTY))
     }
 }
 
@@ -441,8 +442,8 @@ mod tests {
                                     time: Default::default(),
                                     velocity: [counters[k % 2], counters[k / 3], None],
                                 };
-                                let fast = policy.evaluate(&facts, &lists);
-                                let general = policy.evaluate_general(&facts, &lists);
+                                let fast = policy.evaluate(&facts, Lists::new(&lists));
+                                let general = policy.evaluate_general(&facts, Lists::new(&lists));
                                 assert_eq!(fast.reasons, general.reasons, "{call:?}");
                                 assert_eq!(fast.score.to_bits(), general.score.to_bits());
                                 assert_eq!(fast.action, general.action, "{call:?}");
