@@ -268,9 +268,10 @@ impl Engine {
     /// Decides one call and counts it as [`Engine::score`] does, then hands the decision and
     /// the policy that made it (it names the reasons) to `then`, whose result it returns.
     ///
-    /// For the batch paths: no verdict is built, so no handle on the policy is taken per call
-    /// (its reference count, shared by every thread scoring, bounced between cores on each
-    /// call) and no looked-up numbers are kept. The snapshot is held only while `then` runs.
+    /// No verdict is built, so no handle on the policy is taken (its reference count, shared
+    /// by every thread scoring, would bounce between cores) and no looked-up numbers are kept.
+    /// The snapshot is held only while `then` runs. For many calls in a row, a [`Batch`]
+    /// (which the CSV, table and `score_many` paths use) saves the per-call atomics.
     pub fn decide<R>(&self, call: &Call<'_>, then: impl FnOnce(Decision, &Arc<Policy>) -> R) -> R {
         let snap = self.state.load();
         let (d, _) = decide_with(&snap, Lists::new(&snap.lists), call);
