@@ -1,5 +1,6 @@
-//! One shard: a slab of entries in fixed chunks, an open-addressing index of slab positions, and
-//! the two lists of the segmented LRU threaded through the entries by `u32` positions.
+//! One shard: two slabs in fixed chunks (the keys' 64-byte entries, and their rings at the same
+//! positions), an open-addressing index of slab positions, and the two lists of the segmented
+//! LRU threaded through the entries by `u32` positions.
 
 use super::window::{Params, Rings, Window};
 use super::{Counters, Event, Key, KeyKind};

@@ -4,11 +4,12 @@
 //!
 //! Each ring is zeroed lazily: a count of how far back from `now` its slots hold true values
 //! says which ones do, so a new key (or an evicted entry reused for one) writes its header, not
-//! the whole entry. Its first call is held in the header too (see [`Window::pending`]) and
-//! written to the rings only when a second call comes: most keys call once (a flood of spoofed
-//! CLIs, or any busy hour's callers), and their entries are cold memory, so a first call that
-//! wrote its ring slots waited for three or four more cache lines. The calls and displaced
-//! callees of the minute are kept as running totals, so counting a call reads no whole ring.
+//! its rings, which lie apart (see [`Window`]). Its first call is held in the header too (see
+//! [`Window::pending`]) and written to the rings only when a second call comes: most keys call
+//! once (a flood of spoofed CLIs, or any busy hour's callers), and their entries are cold
+//! memory, so a first call that wrote its ring slots waited for three or four more cache lines.
+//! The calls and displaced callees of the minute are kept as running totals, so counting a call
+//! reads no whole ring.
 
 use super::Counters;
 use crate::xxh3::{hash8, seed_flip};
@@ -129,7 +130,8 @@ pub(super) struct Window {
     pending: u8,
 }
 
-/// The rings of one key's [`Window`]: which slots hold true values, the header says.
+/// The rings of one key's [`Window`] (656 bytes), in the shard's second slab: which slots hold
+/// true values, the header says.
 #[derive(Clone, Debug, bytemuck::Zeroable)]
 #[repr(C, align(16))]
 pub(super) struct Rings {
