@@ -3,7 +3,7 @@
 
 use super::fields::{call_from_strs, call_with_seconds, malformed_field, utf8};
 use super::REPORTED_MALFORMED;
-use crate::engine::{Batch, Engine};
+use crate::engine::Engine;
 
 /// One column of call-field values in Arrow layout, over any byte storage `B` (the Arrow
 /// buffers themselves, or copies).
@@ -330,9 +330,7 @@ fn score_rows<B: AsRef<[u8]>>(
         });
     let mut batch = engine.batch();
     for row in start..end {
-        if (row - start) % Batch::ROWS == Batch::ROWS - 1 {
-            batch.renew();
-        }
+        batch.renew_if_due(row - start);
         // `timestamp` and `duration` as numbers when they come as numbers, not as text.
         let numbers = [columns[0].number(row), columns[6].number(row)];
         let mut strs = [""; 9];

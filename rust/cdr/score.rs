@@ -178,7 +178,10 @@ pub fn score_csv<R: Read, W: Write>(
     let mut writer = CsvOut::new(output);
     let mut header = Record::default();
     reader.header(&mut header).map_err(io_err)?;
-    let policy = engine.policy();
+    // Rows are decided against the snapshot current at the latest read of input: a reload
+    // reaches the rows read after it. The columns and reason names are the first policy's.
+    let mut batch = engine.batch();
+    let policy = batch.policy().clone();
     let observing =
         policy.mode() == crate::policy::Mode::Observe || policy.rules().iter().any(|r| r.observe);
     let (cols, out_header) = header_columns(&header, source, observing)?;
@@ -202,9 +205,6 @@ pub fn score_csv<R: Read, W: Write>(
         .map(|k| policy.reason_name(&ReasonId::Rule(k as u16)))
         .collect();
     debug_assert!(!rule_names.iter().any(|n| needs_quotes(n.as_bytes())));
-    // Rows are decided against the snapshot current at the latest read of input: a reload
-    // reaches the rows read after it.
-    let mut batch = engine.batch();
     let mut reads = reader.reads;
     while let Some(line) = reader.next_row(&mut record).map_err(io_err)? {
         if reader.reads != reads {

@@ -81,6 +81,15 @@ impl Batch<'_> {
         Lists::pinned(&self.snap.lists, &self.pinned)
     }
 
+    /// Renews the batch when `done`, the calls it has decided since the caller began, is a
+    /// positive multiple of [`Batch::ROWS`]: the table and `score_many` paths' cadence.
+    #[inline]
+    pub fn renew_if_due(&mut self, done: usize) {
+        if done > 0 && done % Self::ROWS == 0 {
+            self.renew();
+        }
+    }
+
     /// The policy the batch decides with now.
     pub fn policy(&self) -> &Arc<Policy> {
         &self.snap.policy
@@ -154,7 +163,7 @@ impl Engine {
 mod tests {
     use crate::call::Call;
     use crate::engine::tests::{policy, TEST_POLICY};
-    use crate::engine::Engine;
+    use crate::engine::{Batch, Engine};
 
     fn spoof() -> Call<'static> {
         Call {
@@ -215,6 +224,18 @@ mod tests {
         drop(batch);
         assert_eq!(many.stats().calls, 5);
         assert_eq!(hits(&many, "spoofed_home_cli"), 3);
+    }
+
+    #[test]
+    fn renew_if_due_renews_every_rows_calls() {
+        let e = Engine::new(policy(TEST_POLICY)).unwrap();
+        let mut batch = e.batch();
+        for i in 0..=2 * Batch::ROWS {
+            batch.renew_if_due(i);
+            // Counted so far: the calls before the latest multiple of ROWS.
+            assert_eq!(e.stats().calls, (i - i % Batch::ROWS) as u64, "{i}");
+            batch.decide(&clean(), |_, _| ());
+        }
     }
 
     #[test]

@@ -118,9 +118,7 @@ impl PyEngine {
                 .iter()
                 .enumerate()
                 .filter_map(|(i, &dict)| {
-                    if i % Batch::ROWS == Batch::ROWS - 1 {
-                        batch.renew();
-                    }
+                    batch.renew_if_due(i);
                     let call = if dict {
                         a.next()?.as_call()
                     } else {

@@ -16,7 +16,7 @@ mod policy;
 mod verdict;
 
 use crate::call::{Attestation, Call};
-use crate::engine::{Batch, Engine as CoreEngine};
+use crate::engine::Engine as CoreEngine;
 use crate::listload::{parse_list, LoadReport};
 use crate::metadata::PlanSource;
 use crate::normalize::{Ingress, Invalid};

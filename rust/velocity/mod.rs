@@ -456,8 +456,8 @@ impl Velocity {
     /// waiting for them, the cache lines its shard will read if the key is new. That is its
     /// index slot and, once the shard is full, up to four more, as the shard's last eviction
     /// left them ([`Shard::eviction_lines`]: the last evicted key's slot, the LRU ends and the
-    /// probation end's neighbour). Takes no lock and writes nothing.
-    /// Changes nothing; hand the result to [`Velocity::record_prefetched`].
+    /// probation end's neighbour). Takes no lock and changes nothing; hand the result to
+    /// [`Velocity::record_prefetched`].
     pub fn prefetch(&self, key: Key) -> Prefetched {
         let hash = key_hash(key, self.params.seed);
         let slot = self.slot(hash);
